@@ -1,0 +1,34 @@
+"""lipsdp: certified upper bounds on the Lipschitz constant of feed-forward neural networks.
+
+>>> import lipsdp
+>>> net = lipsdp.Network(weights, slopes=(0.0, 1.0))
+>>> res = lipsdp.solve(net, variant="full", multipliers="neuron", solver="clarabel")
+>>> res.value, res.certified
+"""
+
+from .api import MULTIPLIERS, VARIANTS, choose_solver, solve
+from .certify import CERTIFICATION_MARGIN, certify
+from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
+from .io import example_network, load_network, load_weights
+from .network import RELU, Network
+from .result import LipschitzResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CERTIFICATION_MARGIN",
+    "CLOSED_FORM_METHODS",
+    "MULTIPLIERS",
+    "RELU",
+    "VARIANTS",
+    "LipschitzResult",
+    "Network",
+    "certify",
+    "choose_solver",
+    "closed_form",
+    "example_network",
+    "load_network",
+    "load_weights",
+    "naive_bound",
+    "solve",
+]

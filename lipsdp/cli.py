@@ -1,0 +1,112 @@
+"""Command line: ``lipsdp solve [FILE] [--variant V] [--multipliers M] [--solver S] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from collections.abc import Sequence
+
+import solvers
+
+from .api import MULTIPLIERS, VARIANTS, solve
+from .closed_form import CLOSED_FORM_METHODS, closed_form
+from .io import example_network, load_network
+from .network import Network
+from .result import LipschitzResult
+
+SDP_METHOD = "lipsdp"
+METHODS = (SDP_METHOD, *CLOSED_FORM_METHODS)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lipsdp",
+        description="Certified upper bounds on the l2 Lipschitz constant of feed-forward networks.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("solve", help="bound the Lipschitz constant of a network")
+    s.add_argument("file", nargs="?", help=".npz or .mat weights (default: the bundled example)")
+    s.add_argument("--variant", default="full", choices=sorted(VARIANTS))
+    s.add_argument("--multipliers", default="neuron", choices=MULTIPLIERS)
+    s.add_argument("--solver", default="auto", help="auto, clarabel, scs or cvxpy:<NAME>")
+    s.add_argument("--slopes", nargs=2, type=float, metavar=("ALPHA", "BETA"),
+                   help="activation slope bounds for every hidden layer (default 0 1, ReLU)")
+    s.add_argument("--method", action="append", choices=METHODS, dest="methods",
+                   help="methods to run (repeatable; default: lipsdp, eclipse-fast, naive)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub.add_parser("solvers", help="list the installed SDP backends")
+    return parser
+
+
+def _run(net: Network, args: argparse.Namespace) -> list[LipschitzResult]:
+    methods = args.methods or [SDP_METHOD, "eclipse-fast", "naive"]
+    results = []
+    for method in dict.fromkeys(methods):
+        if method == SDP_METHOD:
+            results.append(solve(net, variant=args.variant, multipliers=args.multipliers,
+                                 solver=args.solver))
+        elif method == "eclipse-fast" and any(a * b < 0 or a + b == 0 for a, b in net.slopes):
+            if args.methods:  # asked for explicitly: let the error explain why
+                results.append(closed_form(net, method))
+        else:
+            results.append(closed_form(net, method))
+    return results
+
+
+def _name(r: LipschitzResult) -> str:
+    return r.method + (f" ({r.solver})" if r.solver else "")
+
+
+def _table(net: Network, source: str, results: list[LipschitzResult]) -> str:
+    lines = [f"network {source}: {net!r}, LMI side {net.lmi_size}"]
+    width = max(len("method"), *(len(_name(r)) for r in results)) + 2
+    header = f"{'method':<{width}}{'value':>16}  {'certified':<10}{'time [s]':>10}  status"
+    lines += [header, "-" * len(header)]
+    for r in results:
+        value = "nan" if math.isnan(r.value) else f"{r.value:.10g}"
+        lines.append(
+            f"{_name(r):<{width}}{value:>16}  {r.certified!s:<10}{r.total_time:>10.3f}  {r.status}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code (0 when every requested bound is certified)."""
+    args = _parser().parse_args(argv)
+    if args.command == "solvers":
+        print("\n".join(solvers.available()))
+        return 0
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        slopes = tuple(args.slopes) if args.slopes else None
+        net = load_network(args.file, slopes) if args.file else example_network(slopes)
+        source = args.file or "bundled example"
+        if args.solver != "auto":
+            solvers.check_solver(args.solver)
+        results = _run(net, args)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"lipsdp: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        certified = [r.value for r in results if r.certified]
+        payload = {
+            "network": {"file": source, "widths": list(net.widths),
+                        "slopes": [list(s) for s in net.slopes]},
+            "value": min(certified) if certified else None,
+            "results": [r.to_dict() for r in results],
+        }
+        if len(results) == 1:
+            payload = {**payload, **results[0].to_dict()}
+        print(json.dumps(payload, indent=2))
+    else:
+        print(_table(net, source, results))
+    return 0 if all(r.certified for r in results) else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

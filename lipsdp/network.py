@@ -1,0 +1,206 @@
+"""A feed-forward network as LipSDP sees it: weight matrices and activation slope bounds."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["RELU", "Network", "as_network"]
+
+RELU = (0.0, 1.0)
+
+
+def _as_weight(W: object, k: int) -> np.ndarray:
+    if isinstance(W, np.ndarray) or hasattr(W, "__array__"):
+        A = np.asarray(W)
+    elif isinstance(W, (list, tuple)):
+        A = np.asarray(W)
+    else:
+        raise TypeError(f"weights[{k}] is {type(W).__name__}; expected a 2-D array")
+    if A.dtype == object or not (
+        np.issubdtype(A.dtype, np.number) or np.issubdtype(A.dtype, np.bool_)
+    ):
+        raise TypeError(f"weights[{k}] has dtype {A.dtype}; expected a real numeric array")
+    if np.iscomplexobj(A):
+        raise TypeError(f"weights[{k}] is complex; expected a real array")
+    if A.ndim != 2:
+        raise ValueError(f"weights[{k}] has {A.ndim} dimension(s) (shape {A.shape}); expected 2-D")
+    if 0 in A.shape:
+        raise ValueError(f"weights[{k}] has shape {A.shape}; expected no empty dimension")
+    # Always copy: the network owns its arrays and never aliases the caller's.
+    A = np.array(A, dtype=np.float64, copy=True)
+    if not np.all(np.isfinite(A)):
+        bad = int(np.size(A) - np.count_nonzero(np.isfinite(A)))
+        raise ValueError(f"weights[{k}] has {bad} non-finite entries (nan or inf); expected finite")
+    A.setflags(write=False)
+    return A
+
+
+def _as_pair(pair: object, where: str) -> tuple[float, float]:
+    if isinstance(pair, (str, bytes)) or not isinstance(pair, (Sequence, np.ndarray)):
+        raise TypeError(f"{where} is {pair!r}; expected a pair (alpha, beta)")
+    if len(pair) != 2:
+        raise ValueError(f"{where} has {len(pair)} entries; expected a pair (alpha, beta)")
+    alpha, beta = pair
+    for name, v in (("alpha", alpha), ("beta", beta)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{where}: {name} is {v!r}; expected a real number")
+        if not np.isfinite(float(v)):
+            raise ValueError(f"{where}: {name} is {v}; expected a finite number")
+    alpha, beta = float(alpha), float(beta)
+    if alpha > beta:
+        raise ValueError(f"{where} is ({alpha}, {beta}); expected alpha <= beta")
+    return alpha, beta
+
+
+def _normalise_slopes(slopes: object, n_hidden: int) -> tuple[tuple[float, float], ...]:
+    if slopes is None:
+        slopes = RELU
+    if isinstance(slopes, np.ndarray) and slopes.ndim == 2:
+        slopes = [tuple(row) for row in slopes]
+    is_pair = (
+        isinstance(slopes, (Sequence, np.ndarray))
+        and not isinstance(slopes, (str, bytes))
+        and len(slopes) == 2
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in slopes)
+    )
+    if is_pair:
+        pair = _as_pair(slopes, "slopes")
+        return (pair,) * n_hidden
+    if isinstance(slopes, (str, bytes)) or not isinstance(slopes, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"slopes is {slopes!r}; expected a pair (alpha, beta) or a list of pairs, "
+            "one per hidden layer"
+        )
+    if len(slopes) != n_hidden:
+        raise ValueError(
+            f"slopes has {len(slopes)} pairs; expected {n_hidden}, one per hidden layer "
+            f"(the network has {n_hidden + 1} weight matrices)"
+        )
+    return tuple(_as_pair(p, f"slopes[{k}]") for k, p in enumerate(slopes))
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A feed-forward network ``y = W_l phi_l(... phi_1(W_0 x))`` (DOMAIN.md §1).
+
+    Parameters
+    ----------
+    weights : sequence of array_like
+        ``W_0, ..., W_l``; ``W_k`` has shape ``(n_{k+1}, n_k)``. A single matrix is a valid network
+        (no hidden layer, ``L = ||W_0||_2``). The arrays are copied as read-only float64.
+    slopes : (float, float) or sequence of (float, float), default (0, 1)
+        Slope bounds ``[alpha_k, beta_k]`` of the hidden activations: one pair for every hidden
+        layer, or one pair per hidden layer. ReLU, tanh, ELU and softplus are ``(0, 1)``,
+        sigmoid ``(0, 0.25)``, leaky ReLU(a) ``(a, 1)``.
+
+    Raises
+    ------
+    TypeError
+        If a weight is not a real numeric array or the slopes are not pairs of numbers.
+    ValueError
+        If a weight is not 2-D, has non-finite entries, shapes do not chain, the list is empty,
+        ``alpha > beta``, or the slopes list has the wrong length.
+
+    Examples
+    --------
+    >>> import numpy as np, lipsdp
+    >>> net = lipsdp.Network([np.eye(3), np.ones((1, 3))], slopes=(0.0, 1.0))
+    >>> net.widths
+    (3, 3, 1)
+    """
+
+    weights: tuple[np.ndarray, ...]
+    slopes: tuple[tuple[float, float], ...] = RELU  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        weights = self.weights
+        if isinstance(weights, np.ndarray) and weights.ndim == 2:
+            weights = [weights]
+        if isinstance(weights, np.ndarray) and weights.ndim != 2 and weights.dtype != object:
+            raise ValueError(
+                f"weights is a {weights.ndim}-D array; expected a list of 2-D weight matrices"
+            )
+        if isinstance(weights, (str, bytes, dict)) or not isinstance(
+            weights, (Sequence, np.ndarray)
+        ):
+            raise TypeError(
+                f"weights is {type(weights).__name__}; expected a list of 2-D weight matrices"
+            )
+        if len(weights) == 0:
+            raise ValueError("weights is empty; expected at least one weight matrix")
+        Ws = tuple(_as_weight(W, k) for k, W in enumerate(weights))
+        for k in range(1, len(Ws)):
+            if Ws[k].shape[1] != Ws[k - 1].shape[0]:
+                raise ValueError(
+                    f"weights[{k}] has shape {Ws[k].shape}; expected {Ws[k - 1].shape[0]} columns "
+                    f"to match weights[{k - 1}] ({Ws[k - 1].shape[0]} rows)"
+                )
+        object.__setattr__(self, "weights", Ws)
+        object.__setattr__(self, "slopes", _normalise_slopes(self.slopes, len(Ws) - 1))
+
+    # --- shape -------------------------------------------------------------------------------
+    @property
+    def n_hidden(self) -> int:
+        """Number of hidden layers ``l``."""
+        return len(self.weights) - 1
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """``(n_0, n_1, ..., n_l, n_{l+1})``: input, hidden and output widths."""
+        return (self.weights[0].shape[1], *(W.shape[0] for W in self.weights))
+
+    @property
+    def hidden_widths(self) -> tuple[int, ...]:
+        return self.widths[1:-1]
+
+    @property
+    def n_neurons(self) -> int:
+        """Total number of hidden neurons ``N``."""
+        return int(sum(self.hidden_widths))
+
+    @property
+    def lmi_size(self) -> int:
+        """Side ``n_0 + N`` of the full LipSDP matrix inequality (DOMAIN.md §2)."""
+        return self.widths[0] + self.n_neurons
+
+    # --- slope helpers used by every formula (DOMAIN.md §5 notation) -------------------------
+    @property
+    def alpha(self) -> np.ndarray:
+        return np.array([a for a, _ in self.slopes])
+
+    @property
+    def beta(self) -> np.ndarray:
+        return np.array([b for _, b in self.slopes])
+
+    @property
+    def p(self) -> np.ndarray:
+        """``alpha_k * beta_k`` per hidden layer."""
+        return self.alpha * self.beta
+
+    @property
+    def m(self) -> np.ndarray:
+        """``(alpha_k + beta_k) / 2`` per hidden layer."""
+        return 0.5 * (self.alpha + self.beta)
+
+    def __repr__(self) -> str:
+        widths = "-".join(str(n) for n in self.widths)
+        slopes = set(self.slopes)
+        s = self.slopes[0] if len(slopes) == 1 else list(self.slopes)
+        return f"Network({widths}, slopes={s})"
+
+
+def as_network(net: object, slopes: object = None) -> Network:
+    """Return ``net`` if it is a :class:`Network`, else build one from a list of weights.
+
+    ``slopes`` applies only when ``net`` is a plain list (default ReLU's ``(0, 1)``); passing
+    slopes together with a ``Network`` is an error, so that a mismatch is never silent.
+    """
+    if isinstance(net, Network):
+        if slopes is not None:
+            raise ValueError("slopes was given together with a Network; set them on the Network")
+        return net
+    return Network(net, RELU if slopes is None else slopes)  # type: ignore[arg-type]

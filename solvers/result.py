@@ -1,0 +1,76 @@
+"""One result type and one status vocabulary for every backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+__all__ = ["SolverResult", "Status"]
+
+
+class Status(str, Enum):
+    """Normalised solver status (each backend maps its native codes onto these)."""
+
+    OPTIMAL = "optimal"
+    OPTIMAL_INACCURATE = "optimal_inaccurate"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    MAX_ITERATIONS = "max_iterations"
+    TIME_LIMIT = "time_limit"
+    NUMERICAL_ERROR = "numerical_error"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def has_solution(self) -> bool:
+        """Whether the returned point is worth post-processing (it may still be inexact)."""
+        return self in (
+            Status.OPTIMAL,
+            Status.OPTIMAL_INACCURATE,
+            Status.MAX_ITERATIONS,
+            Status.TIME_LIMIT,
+        )
+
+
+@dataclass(frozen=True)
+class SolverResult:
+    """What a backend returns.
+
+    Attributes
+    ----------
+    x : ndarray, shape (n,)
+        Primal point; all ``nan`` when the backend returned none.
+    status : Status
+        Normalised status; ``native_status`` keeps the backend's own word.
+    objective : float
+        ``c^T x`` as reported by the backend (``nan`` without a solution). Never a certified number.
+    dual : tuple of ndarray
+        One symmetric ``(m, m)`` dual matrix per LMI block (empty where unavailable).
+    iterations : int
+    solve_time : float
+        Seconds spent inside the backend's solve call.
+    setup_time : float
+        Seconds spent converting the standard form to the backend's input.
+    solver : str
+        Registry name of the backend.
+    native_status : str
+    """
+
+    x: np.ndarray
+    status: Status
+    objective: float = float("nan")
+    dual: tuple[np.ndarray, ...] = ()
+    iterations: int = 0
+    solve_time: float = 0.0
+    setup_time: float = 0.0
+    solver: str = ""
+    native_status: str = ""
+    info: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Status.OPTIMAL, Status.OPTIMAL_INACCURATE)
