@@ -54,10 +54,15 @@ class SolverResult:
     solve_time : float
         Seconds spent inside the backend's solve call.
     setup_time : float
-        Seconds spent converting the standard form to the backend's input.
+        Seconds spent converting the standard form to the backend's input and constructing the
+        backend's solver object (Clarabel assembles its KKT system there).
     solver : str
         Registry name of the backend.
     native_status : str
+    info : dict
+        Backend extras: ``dual_nonneg`` (multipliers of ``x >= 0``, so that
+        ``c_i = sum_k tr(Y_k F_i^k) + dual_nonneg_i``), ``certificate`` (Farkas duals when
+        infeasible), and backend-specific diagnostics.
     """
 
     x: np.ndarray
