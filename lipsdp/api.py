@@ -13,7 +13,9 @@ import solvers
 
 from .certify import certify_direction
 from .closed_form import naive_bound, naive_directions
+from .dual import dual_lower_bound
 from .formulation import build_full
+from .lowrank import with_lowrank
 from .network import Network, as_network
 from .result import LipschitzResult
 
@@ -86,10 +88,15 @@ def _certify_solution(
 
 
 def _solve_full(
-    net: Network, *, multipliers: str, solver: str, options: Mapping, warm_start: object
+    net: Network,
+    *,
+    multipliers: str,
+    solver: str,
+    options: Mapping,
+    warm_start: tuple[float, list[np.ndarray]] | None,
 ) -> LipschitzResult:
     method = f"lipsdp-{multipliers}"
-    formulation = build_full(net, multipliers)
+    formulation = with_lowrank(build_full(net, multipliers), net)
     x0 = None
     if warm_start is not None:
         rho0, t0 = warm_start  # type: ignore[misc]
@@ -117,6 +124,11 @@ def _solve_full(
                                info=info, **common)
     res, cert_info = _certify_solution(net, rho_hat, ts, method)
     info.update(cert_info)
+    if res.certified and sres.dual:
+        lower = dual_lower_bound(net, sres.dual[0], multipliers)
+        if np.isfinite(lower):
+            info["lower_bound"] = lower  # proved lower bound on sqrt(rho*) (DOMAIN.md §9)
+            info["certified_gap"] = res.value / lower - 1.0 if lower > 0 else np.inf
     if res.certified:
         status = "optimal" if sres.status is solvers.Status.OPTIMAL else str(sres.status)
     else:
@@ -125,7 +137,9 @@ def _solve_full(
                    info={**res.info, **info}, **common)
 
 
-#: variant name -> solver function (later variants register here)
+#: variant name -> solver function. Each is called as
+#: ``fn(net, multipliers=..., solver=..., options=..., warm_start=..., **variant_options)``
+#: and must validate its ``variant_options`` before any work.
 VARIANTS: dict[str, Callable[..., LipschitzResult]] = {"full": _solve_full}
 
 
@@ -162,6 +176,7 @@ def solve(
     slopes: object = None,
     options: Mapping | None = None,
     warm_start: object = None,
+    **variant_options: object,
 ) -> LipschitzResult:
     """Certified LipSDP upper bound on the l2 Lipschitz constant of a feed-forward network.
 
@@ -185,6 +200,8 @@ def solve(
         Never modified.
     warm_start : {"naive", "eclipse-fast"} or LipschitzResult or list of ndarray, optional
         Starting point for backends that accept one (SCS).
+    **variant_options
+        Options of the chosen variant (the ``"full"`` variant takes none).
 
     Returns
     -------
@@ -224,6 +241,10 @@ def solve(
         raise TypeError(f"options is {type(options).__name__}; expected a mapping")
     if not isinstance(solver, str):
         raise TypeError(f"solver is {type(solver).__name__}; expected a backend name")
+    if variant == "full" and variant_options:
+        raise TypeError(
+            f"variant 'full' takes no options; got {sorted(variant_options)}"
+        )
     net = as_network(net, slopes)
     solver = choose_solver(net) if solver == "auto" else solvers.check_solver(solver)
     warm = _warm_start_point(net, warm_start)
@@ -232,6 +253,11 @@ def solve(
         res = replace(res, status="optimal", variant=variant, solver=None)
     else:
         res = VARIANTS[variant](
-            net, multipliers=multipliers, solver=solver, options=options or {}, warm_start=warm
+            net,
+            multipliers=multipliers,
+            solver=solver,
+            options=options or {},
+            warm_start=warm,
+            **variant_options,
         )
     return replace(res, total_time=time.perf_counter() - start)

@@ -35,7 +35,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from solvers.problem import LMIBlock, LMIProblem
+from solvers.problem import LMIBlock, LMIProblem, LowRank
 from solvers.registry import (
     SolverNotInstalledError,
     UnknownSolverError,
@@ -50,6 +50,7 @@ from solvers.result import SolverResult, Status
 __all__ = [
     "LMIBlock",
     "LMIProblem",
+    "LowRank",
     "SolverNotInstalledError",
     "SolverResult",
     "Status",

@@ -17,7 +17,52 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LMIBlock", "LMIProblem"]
+__all__ = ["LMIBlock", "LMIProblem", "LowRank"]
+
+
+@dataclass(frozen=True)
+class LowRank:
+    """Factored coefficient matrices ``F_i = U_i D_i U_i^T`` of one block (optional structure).
+
+    ``U`` stacks every variable's factor columns side by side, ``owner[a]`` is the variable that
+    column ``a`` belongs to, and ``D`` is block diagonal (a coupling between columns ``a`` and
+    ``b`` only when ``owner[a] == owner[b]``). Backends that exploit low rank read it; the others
+    use ``LMIBlock.F``, which must hold the same matrices.
+
+    Parameters
+    ----------
+    U : sparse matrix, shape (m, R)
+    D : sparse matrix, shape (R, R)
+        Symmetric and block diagonal with respect to ``owner``.
+    owner : ndarray of int, shape (R,)
+        Variable index of each column, in ``0 .. n-1``.
+    """
+
+    U: sp.csc_matrix
+    D: sp.csc_matrix
+    owner: np.ndarray
+
+    def __post_init__(self) -> None:
+        U = sp.csc_matrix(self.U, dtype=np.float64)
+        D = sp.csc_matrix(self.D, dtype=np.float64)
+        owner = np.asarray(self.owner, dtype=np.int64).ravel()
+        R = U.shape[1]
+        if D.shape != (R, R):
+            raise ValueError(f"D has shape {D.shape}; expected ({R}, {R}) to match U's columns")
+        if owner.size != R:
+            raise ValueError(f"owner has {owner.size} entries; expected {R}, one per column of U")
+        Dc = D.tocoo()
+        if np.any(owner[Dc.row] != owner[Dc.col]):
+            raise ValueError("D couples columns of different variables; expected block diagonal")
+        object.__setattr__(self, "U", U)
+        object.__setattr__(self, "D", D)
+        object.__setattr__(self, "owner", owner)
+
+    def dense_coefficient(self, i: int) -> np.ndarray:
+        """``F_i = U_i D_i U_i^T`` as a dense matrix (for checks)."""
+        cols = np.flatnonzero(self.owner == i)
+        Ui = self.U[:, cols]
+        return (Ui @ self.D[np.ix_(cols, cols)] @ Ui.T).toarray()
 
 
 @dataclass(frozen=True)
@@ -30,10 +75,13 @@ class LMIBlock:
         Symmetric constant term.
     F : sparse matrix, shape (m*m, n)
         Column ``i`` is ``vec(F_i)`` in column-major order; every ``F_i`` is symmetric.
+    lowrank : LowRank, optional
+        The same ``F_i`` in factored form, for backends that exploit low rank.
     """
 
     F0: np.ndarray
     F: sp.csc_matrix
+    lowrank: LowRank | None = None
 
     def __post_init__(self) -> None:
         F0 = np.asarray(self.F0, dtype=np.float64)
@@ -44,6 +92,13 @@ class LMIBlock:
         m = F0.shape[0]
         if self.F.shape[0] != m * m:
             raise ValueError(f"F has {self.F.shape[0]} rows; expected m*m = {m * m} for m = {m}")
+        if self.lowrank is not None:
+            if not isinstance(self.lowrank, LowRank):
+                raise TypeError(f"lowrank is {type(self.lowrank).__name__}; expected LowRank")
+            if self.lowrank.U.shape[0] != m:
+                raise ValueError(f"lowrank.U has {self.lowrank.U.shape[0]} rows; expected {m}")
+            if self.lowrank.owner.size and self.lowrank.owner.max() >= self.F.shape[1]:
+                raise ValueError("lowrank.owner names a variable beyond F's columns")
         object.__setattr__(self, "F0", F0)
         object.__setattr__(self, "F", sp.csc_matrix(self.F, dtype=np.float64))
 

@@ -93,6 +93,12 @@ _REGISTRY: dict[str, BackendSpec] = {
         requires=("scs",),
         pip_hint="pip install scs",
     ),
+    "lowrank-ipm": BackendSpec(
+        name="lowrank-ipm",
+        module="solvers.backends.ipm_backend",
+        requires=("scipy",),
+        pip_hint="pip install scipy",
+    ),
 }
 
 #: Every solver name cvxpy 1.9 knows (``cvxpy.settings.SOLVERS``).  A name outside this list is

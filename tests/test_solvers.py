@@ -35,6 +35,7 @@ BACKENDS: dict[str, tuple[dict, float]] = {
     "cvxpy:CLARABEL": ({}, 1e-7),
     "cvxpy:SCS": ({"tol": 1e-7}, 1e-4),
     "cvxpy:CVXOPT": ({"tol": 1e-8}, 1e-6),
+    "lowrank-ipm": ({}, 1e-7),
 }
 
 # What ``max_iter=1`` may come back as: a limit, or (CVXOPT through cvxpy, whose "unknown" status
@@ -45,6 +46,7 @@ MAX_ITER_STATUS = {
     "cvxpy:CLARABEL": {Status.MAX_ITERATIONS},
     "cvxpy:SCS": {Status.MAX_ITERATIONS},
     "cvxpy:CVXOPT": {Status.NUMERICAL_ERROR},
+    "lowrank-ipm": {Status.MAX_ITERATIONS},
 }
 
 
@@ -381,7 +383,7 @@ def test_available_lists_installed_backends():
 
 
 def test_unknown_solver_error():
-    with pytest.raises(UnknownSolverError, match=r"'mosekk' is not a known backend.*clarabel, scs"):
+    with pytest.raises(UnknownSolverError, match=r"'mosekk' is not a known backend.*clarabel"):
         solvers.check_solver("mosekk")
     with pytest.raises(UnknownSolverError, match=r"cvxpy .* knows no solver 'NOT_A_SOLVER'"):
         solvers.check_solver("cvxpy:not_a_solver")

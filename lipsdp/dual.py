@@ -1,0 +1,102 @@
+"""A rigorous lower bound on the LipSDP optimum from a solver's dual matrix (DOMAIN.md §9).
+
+Weak duality: if ``Y >= 0`` and ``<G_v, Y> <= 0`` for every multiplier's coefficient matrix
+``G_v = -dM/dt_v``, then any feasible ``(rho, t >= 0)`` has
+``0 <= <-M(rho, t), Y> = rho tr(Y_00) - <W_l^T W_l, Y_ll> + sum_v t_v <G_v, Y>``, hence
+``rho >= <W_l^T W_l, Y_ll> / tr(Y_00)``.
+
+A solver's dual satisfies the constraints only approximately. The repair is a congruence
+``Y' = D Y D`` with ``D`` diagonal (so ``Y'`` stays PSD): going forward from the input block
+(kept at ``D = I``), each multiplier's constraint involves only its own neurons' scalings and the
+previous block's, already fixed, so it is a scalar quadratic ``A d^2 - B d + C <= 0`` whose
+largest root ``<= 1`` is taken. The bound is then evaluated in float64 and every constraint is
+re-checked; if any check fails, no bound is claimed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .formulation import compress_input
+from .network import Network
+
+__all__ = ["dual_lower_bound"]
+
+_SHRINK = 1.0 - 1e-12
+
+
+def _largest_root(A: float, B: float, C: float) -> float:
+    """Largest ``d <= 1`` with ``A d^2 - B d + C <= 0`` (``nan`` if none is positive)."""
+    if A * _SHRINK**2 - B * _SHRINK + C <= 0:
+        return 1.0
+    disc = B * B - 4.0 * A * C
+    if A <= 0 or disc < 0:
+        return np.nan
+    root = (B + np.sqrt(disc)) / (2.0 * A)
+    d = min(root, 1.0) * _SHRINK
+    return d if d > 0 else np.nan
+
+
+def dual_lower_bound(net: Network, Y: np.ndarray, multipliers: str = "neuron") -> float:
+    """Lower bound on ``sqrt`` of the LipSDP optimum from an approximate dual matrix ``Y``.
+
+    Parameters
+    ----------
+    net : Network
+    Y : ndarray, shape (n_0' + N, n_0' + N)
+        Dual matrix of the full formulation (input block compressed as in DOMAIN.md §8).
+    multipliers : {"neuron", "layer"}
+        Which LipSDP the bound is for: per-neuron constraints, or one per layer.
+
+    Returns
+    -------
+    float
+        ``L_low`` with ``L_low <= sqrt(rho*)``; ``nan`` if ``Y`` cannot be repaired.
+    """
+    Ws = list(net.weights)
+    Ws[0] = compress_input(Ws[0])
+    sizes = [Ws[0].shape[1], *net.hidden_widths]
+    off = np.concatenate([[0], np.cumsum(sizes)])
+    Y = 0.5 * (Y + Y.T)
+    if Y.shape != (off[-1], off[-1]) or not np.all(np.isfinite(Y)):
+        return np.nan
+    lam_min = float(np.linalg.eigvalsh(Y)[0])
+    if lam_min < 0:  # make it PSD first (this raises every <G_v, Y>, repaired below)
+        Y = Y + (-lam_min * (1 + 1e-9) + 1e-300) * np.eye(Y.shape[0])
+    d = np.ones(Y.shape[0])
+    for k in range(1, net.n_hidden + 1):
+        a, b = net.slopes[k - 1]
+        p, m2 = a * b, a + b
+        prev, cur = slice(off[k - 1], off[k]), slice(off[k], off[k + 1])
+        W = Ws[k - 1]
+        Yp = d[prev, None] * Y[prev, prev] * d[None, prev]
+        Ypc = d[prev, None] * Y[prev, cur]  # current block not yet scaled
+        A = 2.0 * np.diag(Y[cur, cur]).copy()
+        B = 2.0 * m2 * np.einsum("ji,ij->j", W, Ypc)
+        C = 2.0 * p * np.einsum("ji,ik,jk->j", W, Yp, W)
+        if multipliers == "layer":
+            d[cur] = _largest_root(A.sum(), B.sum(), C.sum())
+        else:
+            d[cur] = [_largest_root(*abc) for abc in zip(A, B, C, strict=True)]
+        if not np.all(np.isfinite(d[cur])):
+            return np.nan
+    Yr = d[:, None] * Y * d[None, :]
+    # Re-check every constraint of the repaired matrix in float64.
+    for k in range(1, net.n_hidden + 1):
+        a, b = net.slopes[k - 1]
+        prev, cur = slice(off[k - 1], off[k]), slice(off[k], off[k + 1])
+        W = Ws[k - 1]
+        g = (
+            2.0 * np.diag(Yr[cur, cur])
+            + 2.0 * a * b * np.einsum("ji,ik,jk->j", W, Yr[prev, prev], W)
+            - 2.0 * (a + b) * np.einsum("ji,ij->j", W, Yr[prev, cur])
+        )
+        if (g.sum() if multipliers == "layer" else g.max()) > 0:
+            return np.nan
+    trace0 = float(np.trace(Yr[: off[1], : off[1]]))
+    Wl = net.weights[-1]
+    last = slice(off[-2], off[-1])
+    value = float(np.sum((Wl.T @ Wl) * Yr[last, last]))
+    if not trace0 > 0 or value < 0:
+        return np.nan
+    return float(np.sqrt(value / trace0)) * (1.0 - 1e-10)
