@@ -8,8 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import solvers
+from solvers.backends.ipm_backend import SINGLE_THREAD_MAX_SIDE
 
 from .certify import certify_direction
 from .closed_form import naive_bound, naive_directions
@@ -19,20 +21,24 @@ from .lowrank import with_lowrank
 from .network import Network, as_network
 from .result import LipschitzResult
 
-__all__ = ["DEFAULT_OPTIONS", "MULTIPLIERS", "VARIANTS", "choose_solver", "solve"]
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "MULTIPLIERS",
+    "VARIANTS",
+    "choose_solver",
+    "choose_solver_for_side",
+    "solve",
+]
 
 logger = logging.getLogger(__name__)
 
 MULTIPLIERS = ("neuron", "layer")
 
-#: Backend choice of ``solver="auto"`` by LMI side (after input compression), from
-#: ``experiments/bench_backends.py`` on a 2-core machine: Clarabel's KKT system carries the PSD
-#: cone's scaling as a dense block of side m(m+1)/2, so it wins only on small LMIs (0.5 s at side
-#: 50, 13 s at side 110); CVXOPT through cvxpy is exact and fastest in between (1.3 s at side 110,
-#: 10 s at side 208) where installed; SCS is first order (certified afterwards, ~1e-4 loose).
-AUTO_CLARABEL_MAX_SIDE = 60
-AUTO_CVXOPT_MAX_SIDE = 400
-AUTO_CLARABEL_FALLBACK_MAX_SIDE = 100
+#: ``solver="auto"`` uses the structured interior-point backend (exact, and the fastest path
+#: measured by ``experiments/bench_solvers.py``: 9.5x CVXOPT through cvxpy at LMI side 350 on a
+#: loaded 2-core machine, while Clarabel's dense PSD scaling block needs 1.4 GB at side 140 and
+#: crashes at side 350).
+AUTO_SOLVER = "lowrank-ipm"
 
 #: Options lipsdp passes to a backend unless the caller sets them. A first-order point is slightly
 #: infeasible, and certification along its ray magnifies that: at SCS's default accuracy (1e-4)
@@ -40,27 +46,23 @@ AUTO_CLARABEL_FALLBACK_MAX_SIDE = 100
 #: sigmoid layer whose objective was 6e-6 accurate; 1e-8 gave 5e-6 for ~35% more iterations.
 DEFAULT_OPTIONS: dict[str, dict] = {"scs": {"tol": 1e-8, "max_iter": 100_000}}
 
+#: Backends that report their iterates to a callback (anytime certified bounds, ``gap_tol``).
+ANYTIME_BACKENDS = frozenset({"lowrank-ipm"})
+
 #: Convex-combination weights tried when the solver's own direction fails certification.
 _REPAIR_THETAS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2, 1e-1)
 
 
+def choose_solver_for_side(side: int) -> str:
+    """The backend ``solver="auto"`` picks for an LMI of side ``side``: ``lowrank-ipm``, which
+    needs only SciPy and was the fastest exact path at every size measured."""
+    del side  # the hook stays for size-based choices
+    return AUTO_SOLVER
+
+
 def choose_solver(net: Network) -> str:
-    """The backend ``solver="auto"`` picks for ``net`` (see ``AUTO_*`` thresholds)."""
-    side = min(net.widths[0], net.widths[1]) + net.n_neurons if net.n_hidden else 0
-    preference = []
-    if side <= AUTO_CLARABEL_MAX_SIDE:
-        preference.append("clarabel")
-    if side <= AUTO_CVXOPT_MAX_SIDE:
-        preference.append("cvxpy:CVXOPT")
-    if side <= AUTO_CLARABEL_FALLBACK_MAX_SIDE:
-        preference.append("clarabel")
-    preference += ["scs", "clarabel"]
-    for name in preference:
-        if solvers.is_installed(name):
-            return name
-    raise solvers.SolverNotInstalledError(
-        "no SDP backend is installed; `pip install clarabel scs` fixes it"
-    )
+    """The backend ``solver="auto"`` picks for ``net`` (see :func:`choose_solver_for_side`)."""
+    return choose_solver_for_side(net.lmi_size)
 
 
 def _certify_solution(
@@ -87,6 +89,51 @@ def _certify_solution(
     return res, info
 
 
+class _Anytime:
+    """Backend callback that certifies iterates, keeps the best, and stops at a certified gap.
+
+    Certifying an iterate costs ``O(sum n_k^3)``, well below one interior-point iteration on the
+    ``(n_0 + N)``-sided LMI; it is tried only once the iterate is nearly primal feasible.
+    """
+
+    def __init__(self, net: Network, formulation, method: str, multipliers: str, gap_tol):
+        self.net, self.formulation, self.method = net, formulation, method
+        self.multipliers, self.gap_tol = multipliers, gap_tol
+        self.best: LipschitzResult | None = None
+        self.lower = np.nan
+
+    def __call__(self, x: np.ndarray, info: dict) -> bool:
+        if info["pinf"] > 1e-2:
+            return False
+        rho_hat, ts = self.formulation.to_multipliers(x)
+        if not rho_hat > 0:
+            return False
+        ts = [np.maximum(t, 0.0) for t in ts]
+        res, _ = certify_direction(self.net, [2.0 * t / rho_hat for t in ts], method=self.method)
+        if res.certified and (self.best is None or res.value < self.best.value):
+            self.best = res
+        if self.gap_tol is None or self.best is None or info["gap"] > self.gap_tol:
+            return False
+        lower = dual_lower_bound(self.net, info["dual"][0], self.multipliers)
+        if np.isfinite(lower) and lower > 0:
+            self.lower = max(lower, self.lower) if np.isfinite(self.lower) else lower
+        return bool(np.isfinite(self.lower) and self.best.value / self.lower - 1 <= self.gap_tol)
+
+
+def _gap_tol(options: dict, solver: str) -> float | None:
+    gap_tol = options.pop("gap_tol", None)
+    if gap_tol is None:
+        return None
+    if isinstance(gap_tol, bool) or not isinstance(gap_tol, (int, float)) or not gap_tol > 0:
+        raise ValueError(f"options['gap_tol'] is {gap_tol!r}; expected a positive number")
+    if solver not in ANYTIME_BACKENDS:
+        raise ValueError(
+            f"options['gap_tol'] needs a backend that reports its iterates "
+            f"({sorted(ANYTIME_BACKENDS)}); solver is {solver!r}"
+        )
+    return float(gap_tol)
+
+
 def _solve_full(
     net: Network,
     *,
@@ -102,6 +149,12 @@ def _solve_full(
         rho0, t0 = warm_start  # type: ignore[misc]
         x0 = formulation.from_multipliers(rho0, t0)
     options = {**DEFAULT_OPTIONS.get(solver, {}), **options}
+    anytime = None
+    if solver in ANYTIME_BACKENDS:
+        anytime = _Anytime(net, formulation, method, multipliers, _gap_tol(options, solver))
+        options["callback"] = anytime
+    else:
+        _gap_tol(options, solver)
     sres = solvers.solve(formulation.problem, solver, options=options, warm_start=x0)
     common = {
         "method": method,
@@ -112,16 +165,32 @@ def _solve_full(
     }
     info = {"backend_status": str(sres.status), "native_status": sres.native_status,
             "lmi_size": formulation.problem.blocks[0].size}
+    if anytime is not None and anytime.best is not None and (
+        not sres.ok or sres.native_status == "stopped_by_callback"
+    ):
+        # Anytime: a stopped solve returns the best certified iterate, and says so.
+        best = anytime.best
+        if np.isfinite(anytime.lower):
+            info["lower_bound"] = anytime.lower
+            info["certified_gap"] = best.value / anytime.lower - 1.0
+        reason = "gap_tol reached" if sres.ok else f"stopped: {sres.status}"
+        return replace(best, status=f"{reason}; best certified iterate",
+                       objective=float(np.sqrt(max(sres.objective * formulation.scale[0], 0))),
+                       info={**best.info, **info}, **common)
     if not sres.ok or not np.all(np.isfinite(sres.x)):
-        # A stopped or failed solve certifies nothing here, even if its iterate might.
-        return LipschitzResult(value=np.nan, certified=False, multipliers=[],
-                               status=f"solver_failed: {sres.status}", info=info, **common)
+        # A stopped or failed solve certifies nothing here, even if its iterate might; with a
+        # warm start, its certified bound is returned instead of nan.
+        failed = LipschitzResult(value=np.nan, certified=False, multipliers=[],
+                                 status=f"solver_failed: {sres.status}", info=info, **common)
+        return _fallback_to_warm_start(failed, warm_start, str(sres.status))
     rho_hat, ts = formulation.to_multipliers(sres.x)
     objective = float(np.sqrt(rho_hat)) if rho_hat > 0 else np.nan
     if not rho_hat > 0:
-        return LipschitzResult(value=np.nan, certified=False, multipliers=[], objective=objective,
-                               status=f"not_certified: solver returned rho = {rho_hat:g}",
-                               info=info, **common)
+        failed = LipschitzResult(value=np.nan, certified=False, multipliers=[],
+                                 objective=objective,
+                                 status=f"not_certified: solver returned rho = {rho_hat:g}",
+                                 info=info, **common)
+        return _fallback_to_warm_start(failed, warm_start, "returned rho <= 0")
     res, cert_info = _certify_solution(net, rho_hat, ts, method)
     info.update(cert_info)
     if res.certified and sres.dual:
@@ -133,8 +202,12 @@ def _solve_full(
         status = "optimal" if sres.status is solvers.Status.OPTIMAL else str(sres.status)
     else:
         status = res.status
-    return replace(res, status=status, objective=objective, published_value=res.value,
-                   info={**res.info, **info}, **common)
+    res = replace(res, status=status, objective=objective, published_value=res.value,
+                  info={**res.info, **info}, **common)
+    if status != "optimal":
+        why = str(sres.status) if res.certified else f"{sres.status}, {res.status}"
+        return _fallback_to_warm_start(res, warm_start, why)
+    return res
 
 
 #: variant name -> solver function. Each is called as
@@ -143,8 +216,20 @@ def _solve_full(
 VARIANTS: dict[str, Callable[..., LipschitzResult]] = {"full": _solve_full}
 
 
-def _warm_start_point(net: Network, warm_start: object) -> tuple[float, list[np.ndarray]] | None:
-    from .certify import _as_multipliers
+class WarmStart(tuple):
+    """A certified starting point ``(rho, t)``: unpacks as that pair, and also carries
+    ``source`` (what it came from) for the fallback of a failed or stopped solve."""
+
+    source: str
+
+    def __new__(cls, rho: float, multipliers: list[np.ndarray], source: str) -> WarmStart:
+        self = super().__new__(cls, (rho, multipliers))
+        self.source = source
+        return self
+
+
+def _warm_start_point(net: Network, warm_start: object) -> WarmStart | None:
+    from .certify import _as_multipliers, certify
     from .closed_form import CLOSED_FORM_METHODS, closed_form
 
     if warm_start is None:
@@ -159,12 +244,38 @@ def _warm_start_point(net: Network, warm_start: object) -> tuple[float, list[np.
     if isinstance(warm_start, LipschitzResult):
         if not warm_start.certified:
             raise ValueError("warm_start is an uncertified result; expected a certified one")
-        return warm_start.value**2, [np.asarray(t, float) for t in warm_start.multipliers]
+        ts = [np.asarray(t, float) for t in warm_start.multipliers]
+        return WarmStart(warm_start.value**2, ts, warm_start.method)
     ts = _as_multipliers(net, warm_start, "warm_start")
-    res, _ = certify_direction(net, ts)  # any scale: certify the direction, take its rho
+    # Multipliers t in the DOMAIN.md §2 convention: the smallest rho these exact t certify.
+    # (Certifying t as a direction Lambda instead would pick another point on another ray.)
+    res = certify(net, ts)
     if not res.certified:
         raise ValueError(f"warm_start multipliers certify nothing ({res.status})")
-    return res.value**2, res.multipliers
+    return WarmStart(res.value**2, res.multipliers, "multipliers")
+
+
+def _fallback_to_warm_start(
+    res: LipschitzResult, warm_start: tuple[float, list[np.ndarray]] | None, why: str
+) -> LipschitzResult:
+    """A failed, stopped or uncertified solve falls back on its (certified) warm start; a stopped
+    solve whose own iterate certifies a smaller bound keeps that. Without a warm start, ``res``."""
+    if warm_start is None:
+        return res
+    rho0, t0 = warm_start
+    value0 = float(np.sqrt(rho0))
+    if res.certified and res.value <= value0:
+        return replace(res, info={**res.info, "warm_start_value": value0})
+    source = getattr(warm_start, "source", "multipliers")
+    return replace(
+        res,
+        value=value0,
+        certified=True,
+        multipliers=[np.array(t, dtype=float, copy=True) for t in t0],
+        status=f"fallback: solver {why}; value from warm start {source}",
+        published_value=value0,
+        info={**res.info, "warm_start_value": value0, "solver_status": res.status},
+    )
 
 
 def solve(
@@ -185,23 +296,34 @@ def solve(
     net : Network or list of ndarray
         The network; a plain list of weights ``W_0 ... W_l`` (shapes ``(n_{k+1}, n_k)``) uses
         ``slopes``.
-    variant : {"full"}
-        Which formulation (DOMAIN.md §4): ``"full"`` is the single LMI of §2.
+    variant : {"full", "chordal", "split", "sequential"}
+        Which formulation (DOMAIN.md §4): ``"full"`` is the single LMI of §2; ``"chordal"`` its
+        clique decomposition (same optimum; option ``clique_size``); ``"split"`` independent
+        LipSDPs on blocks of layers combined by the product rule (options ``split`` or ``cuts``,
+        ``n_jobs``); ``"sequential"`` ECLipsE, one small SDP per layer. See
+        :mod:`lipsdp.variants`.
     multipliers : {"neuron", "layer"}
         LipSDP-Neuron (one multiplier per neuron, tightest) or LipSDP-Layer (one per layer).
     solver : str
-        ``"auto"`` (default: Clarabel for small LMIs, CVXOPT through cvxpy where installed for
-        medium ones, else SCS; see :func:`choose_solver`), ``"clarabel"``,
+        ``"auto"`` (default: ``"lowrank-ipm"``, the structured interior-point backend),
+        ``"lowrank-ipm"``, ``"clarabel"``,
         ``"scs"`` or ``"cvxpy:<NAME>"`` for any SDP solver installed for cvxpy.
     slopes : (float, float) or list of pairs, optional
         Activation slope bounds when ``net`` is a list (default ReLU ``(0, 1)``).
     options : mapping, optional
         Backend options (``tol``, ``max_iter``, ``time_limit``, ``verbose``, or native names).
-        Never modified.
-    warm_start : {"naive", "eclipse-fast"} or LipschitzResult or list of ndarray, optional
-        Starting point for backends that accept one (SCS).
+        ``gap_tol`` (``lowrank-ipm`` only) stops as soon as the certified value is within that
+        relative gap of a proved lower bound (DOMAIN.md §9). With ``lowrank-ipm`` a solve stopped
+        by ``time_limit`` or ``max_iter`` returns its best certified iterate. Never modified.
+    warm_start : str or LipschitzResult or list of ndarray, optional
+        A closed-form method name (see :data:`~lipsdp.CLOSED_FORM_METHODS`), a certified result
+        or multipliers: the starting point for backends that accept one (SCS). It is also a
+        certified bound: if the solve fails, is stopped or is not certified, the result falls
+        back on it (``certified=True``, its value and multipliers, ``status="fallback: ..."``).
+        Without a warm start such a solve returns ``nan``.
     **variant_options
-        Options of the chosen variant (the ``"full"`` variant takes none).
+        Options of the chosen variant (the ``"full"`` and ``"sequential"`` variants take none);
+        an option the variant does not take is a ``TypeError``.
 
     Returns
     -------
@@ -246,18 +368,25 @@ def solve(
             f"variant 'full' takes no options; got {sorted(variant_options)}"
         )
     net = as_network(net, slopes)
-    solver = choose_solver(net) if solver == "auto" else solvers.check_solver(solver)
+    if solver != "auto":
+        solver = solvers.check_solver(solver)
+    elif variant == "full" or net.n_hidden == 0:
+        solver = choose_solver(net)
+    # else "auto" goes on: the decomposed variants choose per sub-problem (lipsdp.variants).
     warm = _warm_start_point(net, warm_start)
     if net.n_hidden == 0:
         res, _ = certify_direction(net, [], method=f"lipsdp-{multipliers}")
         res = replace(res, status="optimal", variant=variant, solver=None)
     else:
-        res = VARIANTS[variant](
-            net,
-            multipliers=multipliers,
-            solver=solver,
-            options=options or {},
-            warm_start=warm,
-            **variant_options,
-        )
+        # Small dense kernels: one BLAS thread (see solvers.backends.ipm_backend.solve).
+        threads = 1 if net.lmi_size <= SINGLE_THREAD_MAX_SIDE else None
+        with threadpool_limits(limits=threads, user_api="blas"):
+            res = VARIANTS[variant](
+                net,
+                multipliers=multipliers,
+                solver=solver,
+                options=options or {},
+                warm_start=warm,
+                **variant_options,
+            )
     return replace(res, total_time=time.perf_counter() - start)

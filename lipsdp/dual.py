@@ -60,9 +60,12 @@ def dual_lower_bound(net: Network, Y: np.ndarray, multipliers: str = "neuron") -
     Y = 0.5 * (Y + Y.T)
     if Y.shape != (off[-1], off[-1]) or not np.all(np.isfinite(Y)):
         return np.nan
-    lam_min = float(np.linalg.eigvalsh(Y)[0])
-    if lam_min < 0:  # make it PSD first (this raises every <G_v, Y>, repaired below)
-        Y = Y + (-lam_min * (1 + 1e-9) + 1e-300) * np.eye(Y.shape[0])
+    try:  # a successful Cholesky proves Y > 0 (an interior-point dual always passes)
+        np.linalg.cholesky(Y)
+    except np.linalg.LinAlgError:
+        # Make it PSD first (this raises every <G_v, Y>, repaired below).
+        lam_min = float(np.linalg.eigvalsh(Y)[0])
+        Y = Y + (max(-lam_min, 0.0) * (1 + 1e-9) + 1e-300) * np.eye(Y.shape[0])
     d = np.ones(Y.shape[0])
     for k in range(1, net.n_hidden + 1):
         a, b = net.slopes[k - 1]

@@ -96,8 +96,8 @@ _REGISTRY: dict[str, BackendSpec] = {
     "lowrank-ipm": BackendSpec(
         name="lowrank-ipm",
         module="solvers.backends.ipm_backend",
-        requires=("scipy",),
-        pip_hint="pip install scipy",
+        requires=("scipy", "threadpoolctl"),
+        pip_hint="pip install scipy threadpoolctl",
     ),
 }
 

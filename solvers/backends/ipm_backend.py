@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from solvers.backends import failed_result, split_options
 from solvers.problem import LMIBlock, LMIProblem
@@ -55,6 +56,9 @@ logger = logging.getLogger(__name__)
 NAME = "lowrank-ipm"
 
 _OPTIONS = ("callback", "step_fraction")
+
+#: Largest block side solved with a single BLAS thread (see ``solve``).
+SINGLE_THREAD_MAX_SIDE = 800
 
 
 @dataclass
@@ -78,16 +82,31 @@ class _Block:
         """``sum_i v_i F_i`` as a dense matrix."""
         return (self.F @ v).reshape(self.m, self.m, order="F")
 
-    Ud: np.ndarray | None = None  # dense copy of U where BLAS beats sparse products
+    # Columns of U that are scaled unit vectors (e.g. a neuron's own coordinate) are handled by
+    # indexing; the others (`rest`) by products, dense where BLAS beats sparse code.
+    unit: np.ndarray | None = None  # column indices a with U[:, a] = unit_val * e_{unit_row}
+    unit_row: np.ndarray | None = None
+    unit_val: np.ndarray | None = None
+    rest: np.ndarray | None = None
+    Urest: np.ndarray | sp.csc_matrix | None = None
+
+    def _gram(self, A: np.ndarray) -> np.ndarray:
+        """``U^T A U`` for a dense symmetric ``A``."""
+        R = self.U.shape[1]
+        AU = np.asarray(self.Urest.T @ A).T  # A U_rest (A symmetric), shape (m, |rest|)
+        out = np.empty((R, R))
+        u, r, v = self.unit, self.unit_row, self.unit_val
+        out[np.ix_(u, u)] = v[:, None] * A[np.ix_(r, r)] * v[None, :]
+        cross = v[:, None] * AU[r]
+        out[np.ix_(u, self.rest)] = cross
+        out[np.ix_(self.rest, u)] = cross.T
+        out[np.ix_(self.rest, self.rest)] = np.asarray(self.Urest.T @ AU)
+        return out
 
     def schur(self, Y: np.ndarray, Sinv: np.ndarray) -> np.ndarray:
         """``[tr(F_i Y F_j S^{-1})]_ij`` from the low-rank factors."""
-        if self.Ud is not None:
-            Q = self.Ud.T @ (Y @ self.Ud)
-            P = self.Ud.T @ (Sinv @ self.Ud)
-        else:
-            Q = self.UT @ (self.UT @ Y).T
-            P = self.UT @ (self.UT @ Sinv).T
+        Q = self._gram(Y)
+        P = self._gram(Sinv)
         H = (self.D @ Q) * (self.D @ P).T
         M = self.agg @ (self.agg @ H.T).T
         return 0.5 * (M + M.T)
@@ -139,10 +158,20 @@ def _prepare(block: LMIBlock) -> _Block:
     agg = sp.csr_matrix((np.ones(R), (owner, np.arange(R))), shape=(n, R))
     F = block.F
     m = block.size
-    # Dense BLAS products win once U is more than a few percent full (and fits in memory).
-    dense = U.nnz > 0.02 * m * R and m * R <= 50_000_000
+    U = sp.csc_matrix(U)
+    counts = np.diff(U.indptr)
+    unit = np.flatnonzero(counts == 1)
+    rest = np.flatnonzero(counts != 1)
+    Urest = U[:, rest]
+    # Dense BLAS products win once U_rest is more than a few percent full (and fits in memory).
+    if Urest.nnz > 0.02 * m * max(rest.size, 1) and m * rest.size <= 50_000_000:
+        Urest = Urest.toarray()
     return _Block(
-        Ud=U.toarray() if dense else None,
+        unit=unit,
+        unit_row=U.indices[U.indptr[unit]],
+        unit_val=U.data[U.indptr[unit]],
+        rest=rest,
+        Urest=Urest,
         m=block.size,
         F0=block.F0,
         F=F,
@@ -191,18 +220,23 @@ def solve(problem: LMIProblem, options: dict, warm_start: object = None) -> Solv
     t0 = time.perf_counter()
     blocks = [_prepare(b) for b in problem.blocks]
     setup = time.perf_counter() - t0
+    # Small dense kernels gain little from BLAS threads and lose badly when the cores are busy
+    # (measured: 0.3 s on one thread against 14 s on two for a side-140 LMI on a loaded 2-core
+    # machine), so blocks up to SINGLE_THREAD_MAX_SIDE run on one BLAS thread.
+    threads = 1 if max(b.m for b in blocks) <= SINGLE_THREAD_MAX_SIDE else None
     try:
-        return _iterate(
-            problem,
-            blocks,
-            tol=common.tol or 1e-8,
-            max_iter=common.max_iter or 100,
-            time_limit=common.time_limit,
-            verbose=common.verbose,
-            callback=callback,
-            gamma=gamma,
-            setup=setup,
-        )
+        with threadpool_limits(limits=threads, user_api="blas"):
+            return _iterate(
+                problem,
+                blocks,
+                tol=common.tol or 1e-8,
+                max_iter=common.max_iter or 100,
+                time_limit=common.time_limit,
+                verbose=common.verbose,
+                callback=callback,
+                gamma=gamma,
+                setup=setup,
+            )
     except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
         logger.warning("%s: numerical failure: %s", NAME, exc)
         return failed_result(
@@ -245,7 +279,8 @@ class _Newton:
         Ms = M * self.dscale[:, None] * self.dscale[None, :]
         Ms[np.diag_indices(n)] += 1e-14
         self.Mfac = sla.cho_factor(Ms, lower=True, check_finite=False)
-        self.YRp = [Yk @ R @ Si for Yk, R, Si in zip(self.Y, self.Rp, self.Sinv, strict=True)]
+        # Kept even when Rp is at rounding level: dropping it broke convergence on sigmoid slopes.
+        self.YRp = [Yk @ (R @ Si) for Yk, R, Si in zip(self.Y, self.Rp, self.Sinv, strict=True)]
 
     def direction(self, G: list[np.ndarray], g_lp: np.ndarray) -> tuple:
         """Solve ``M dx = A(G) - A(Y Rp S^-1) + g_lp - (z/s) rp_lp - rd`` and back-substitute."""

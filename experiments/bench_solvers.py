@@ -1,0 +1,187 @@
+"""Side-by-side benchmark of LipSDP-Neuron solvers (issue: a solver specialised for LipSDP).
+
+For each network, every path solves the same LMI (DOMAIN.md §2) in its own subprocess under a
+wall-time and memory budget:
+
+* ``lipsdp/<backend>``: ``lipsdp.solve`` with our backends (``lowrank-ipm``, ``clarabel``, ``scs``);
+* ``naive/<SOLVER>``: the LMI written naively in cvxpy (dense ``bmat`` of §2, no compression, no
+  scaling) and solved by each installed peer (CLARABEL, SCS, SDPA, CVXOPT), its multipliers then
+  certified by ``lipsdp.certify`` so that every path is judged by the same float64 check.
+
+Printed per run: wall time, peak memory (the child's max RSS), the backend's objective, the
+certified value, the proved lower bound where the path produces one (DOMAIN.md §9), the relative
+error to the best certified value, and the speed-up against the fastest peer that was exact to
+1e-6. Results also go to a CSV.
+
+Run ``python experiments/bench_solvers.py`` (all targets; about 20 minutes on 2 cores) or
+``--quick`` (the 3x100 target and small networks). Peers are a benchmark extra:
+``pip install ".[bench]"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import multiprocessing as mp
+import os
+import resource
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+NETWORKS = {
+    # name: (widths, quick)
+    "20-40x3-5": ([20, 40, 40, 40, 5], True),
+    "50-100x3-10": ([50, 100, 100, 100, 10], True),
+    "100-200x10-10": ([100] + [200] * 10 + [10], False),
+    "100-100x20-10": ([100] + [100] * 20 + [10], False),
+    "100-100x50-10": ([100] + [100] * 50 + [10], False),
+}
+OURS = ("lowrank-ipm", "clarabel", "scs")
+PEERS = ("CVXOPT", "SDPA", "SCS", "CLARABEL")
+
+
+def random_network(widths: list[int], seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [
+        rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k])
+        for k in range(len(widths) - 1)
+    ]
+
+
+def naive_cvxpy(weights: list[np.ndarray], solver: str) -> tuple[float, list[np.ndarray]]:
+    """LipSDP-Neuron for ReLU written as a user would: one dense cvxpy ``bmat``."""
+    import cvxpy as cp
+
+    l = len(weights) - 1
+    n = [weights[0].shape[1]] + [W.shape[0] for W in weights[:-1]]
+    rho = cp.Variable(nonneg=True)
+    t = [cp.Variable(n[k], nonneg=True) for k in range(1, l + 1)]
+    blocks = [[np.zeros((n[i], n[j])) for j in range(l + 1)] for i in range(l + 1)]
+    blocks[0][0] = -rho * np.eye(n[0])
+    for k in range(1, l + 1):
+        T = cp.diag(t[k - 1])
+        blocks[k][k] = -2 * T
+        blocks[k][k - 1] = T @ weights[k - 1]
+        blocks[k - 1][k] = (T @ weights[k - 1]).T
+    blocks[l][l] = blocks[l][l] + weights[l].T @ weights[l]
+    M = cp.bmat(blocks)
+    prob = cp.Problem(cp.Minimize(rho), [0.5 * (M + M.T) << 0])
+    prob.solve(solver=solver)
+    if rho.value is None:
+        raise RuntimeError(f"{solver}: {prob.status}")
+    return float(rho.value), [np.asarray(tk.value, dtype=float) for tk in t]
+
+
+def _child(path: str, widths: list[int], memory_mb: int, queue) -> None:
+    import lipsdp
+
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    out: dict = {}
+    try:
+        weights = random_network(widths)
+        start = time.perf_counter()
+        kind, name = path.split("/", 1)
+        if kind == "lipsdp":
+            res = lipsdp.solve(weights, solver=name)
+            out.update(objective=res.objective, lower=res.info.get("lower_bound", np.nan),
+                       iterations=res.iterations, status=res.status)
+        else:
+            rho, ts = naive_cvxpy(weights, name)
+            solve_end = time.perf_counter()
+            res = lipsdp.certify(weights, ts, rho=rho)
+            out.update(objective=float(np.sqrt(rho)), lower=np.nan, iterations=0,
+                       status="optimal" if res.certified else res.status,
+                       certify_time=time.perf_counter() - solve_end)
+        out.update(time=time.perf_counter() - start, value=res.value, certified=res.certified)
+    except MemoryError:
+        out.update(status="memory")
+    except Exception as exc:  # noqa: BLE001 - a benchmark records any failure as data
+        out.update(status=f"error: {type(exc).__name__}: {str(exc)[:80]}")
+        traceback.print_exc()
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put(out)
+
+
+def run(path: str, widths: list[int], seconds: float, memory_mb: int) -> dict:
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(path, widths, memory_mb, queue))
+    start = time.perf_counter()
+    proc.start()
+    proc.join(seconds)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return {"status": f"timeout (> {seconds:.0f} s)", "time": time.perf_counter() - start}
+    if proc.exitcode != 0 and queue.empty():
+        return {"status": f"crashed (exit {proc.exitcode})", "time": time.perf_counter() - start}
+    return queue.get()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the quick networks")
+    parser.add_argument("--networks", nargs="*", choices=list(NETWORKS))
+    parser.add_argument("--budget-seconds", type=float, default=120.0)
+    parser.add_argument("--budget-mb", type=int, default=20_000)
+    parser.add_argument("--out", default="experiments/results/bench_solvers.csv")
+    args = parser.parse_args()
+
+    import cvxpy
+
+    import solvers
+
+    installed = set(cvxpy.installed_solvers())
+    names = args.networks or [k for k, (_, quick) in NETWORKS.items() if quick or not args.quick]
+    rows = []
+    for net_name in names:
+        widths, _ = NETWORKS[net_name]
+        side = widths[0] + sum(widths[1:-1])
+        paths = [f"lipsdp/{b}" for b in OURS if solvers.is_installed(b)]
+        big = side > 400
+        paths += [f"naive/{p}" for p in PEERS if p in installed and not big]
+        if big:  # generic paths cannot handle these (measured: CVXOPT INT_MAX overflow, SDPA > 25 min)
+            paths = [p for p in paths if p == "lipsdp/lowrank-ipm"]
+        print(f"\n== {net_name} (LMI side {side}) ==", flush=True)
+        for path in paths:
+            out = run(path, widths, args.budget_seconds, args.budget_mb)
+            out.update(network=net_name, side=side, path=path)
+            rows.append(out)
+            print(f"  {path:<22} {out.get('time', float('nan')):8.2f} s  "
+                  f"{out.get('peak_mb', float('nan')):8.0f} MB  value {out.get('value', float('nan')):.10g}"
+                  f"  {out['status']}", flush=True)
+    # Relative error to the best certified value, and speed-up against the fastest exact peer.
+    for net_name in names:
+        group = [r for r in rows if r["network"] == net_name]
+        best = min((r["value"] for r in group if r.get("certified")), default=np.nan)
+        for r in group:
+            r["rel_error"] = r["value"] / best - 1 if r.get("certified") else np.nan
+        exact_peers = [r["time"] for r in group if r["path"].startswith("naive/")
+                       and r.get("certified") and r["rel_error"] < 1e-6]
+        fastest = min(exact_peers, default=np.nan)
+        for r in group:
+            r["speedup_vs_fastest_peer"] = fastest / r["time"] if r.get("certified") else np.nan
+    print("\n| network | path | time [s] | peak MB | value (certified) | lower bound | rel. error "
+          "| speed-up vs fastest exact peer | status |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['network']} | {r['path']} | {r.get('time', np.nan):.2f} | "
+              f"{r.get('peak_mb', np.nan):.0f} | {r.get('value', np.nan):.10g} | "
+              f"{r.get('lower', np.nan):.10g} | {r.get('rel_error', np.nan):.1e} | "
+              f"{r.get('speedup_vs_fastest_peer', np.nan):.1f}x | {r['status']} |")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    keys = ["network", "side", "path", "time", "peak_mb", "objective", "value", "lower",
+            "certified", "rel_error", "speedup_vs_fastest_peer", "iterations", "status"]
+    with open(args.out, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\nwrote {args.out} (cpu count {os.cpu_count()})")
+
+
+if __name__ == "__main__":
+    main()

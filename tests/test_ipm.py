@@ -1,0 +1,90 @@
+"""The structured interior-point backend and the proved lower bound (DOMAIN.md §9)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import lipsdp
+import solvers
+from lipsdp.formulation import build_full
+from lipsdp.lowrank import with_lowrank
+
+from conftest import random_weights
+from reference import reference_lipsdp
+
+
+@pytest.mark.parametrize(
+    ("widths", "slopes"),
+    [([4, 10, 10, 10, 2], (0.0, 1.0)), ([5, 8, 8, 3], (0.1, 1.0)), ([6, 9, 7, 3], (0.0, 0.25))],
+)
+@pytest.mark.parametrize("multipliers", ["neuron", "layer"])
+def test_lower_bound_brackets_the_optimum(rng, widths, slopes, multipliers):
+    W = random_weights(rng, widths)
+    net = lipsdp.Network(W, slopes)
+    res = lipsdp.solve(net, multipliers=multipliers, solver="lowrank-ipm")
+    ref = reference_lipsdp(W, net.slopes, multipliers)
+    lower = res.info["lower_bound"]
+    # The reference solver is itself approximate: allow its own 1e-7.
+    assert lower <= ref * (1 + 1e-7)
+    assert ref <= res.value * (1 + 1e-7)
+    assert res.info["certified_gap"] < 1e-6
+
+
+def test_factors_match_generic_path(rng):
+    """Exact rank-2 factors and the backend's own eigendecomposition give the same solve."""
+    net = lipsdp.Network(random_weights(rng, [5, 9, 7, 3]), (0.1, 1.0))
+    with_factors = with_lowrank(build_full(net), net).problem
+    without = replace(with_factors, blocks=(replace(with_factors.blocks[0], lowrank=None),))
+    a = solvers.solve(with_factors, "lowrank-ipm")
+    b = solvers.solve(without, "lowrank-ipm")
+    assert a.ok
+    assert b.ok
+    assert a.objective == pytest.approx(b.objective, rel=1e-7)
+
+
+def test_lowrank_factors_reproduce_coefficients(rng):
+    for slopes, multipliers in [((0.0, 1.0), "neuron"), ((0.1, 1.0), "layer")]:
+        net = lipsdp.Network(random_weights(rng, [7, 5, 6, 3]), slopes)  # input compressed
+        block = with_lowrank(build_full(net, multipliers), net).problem.blocks[0]
+        m = block.size
+        for i in range(block.n_vars):
+            dense = block.F[:, i].toarray().reshape(m, m, order="F")
+            np.testing.assert_allclose(block.lowrank.dense_coefficient(i), dense, atol=1e-14)
+
+
+def test_gap_tol_stops_early_with_a_certified_gap(rng):
+    W = random_weights(rng, [8, 20, 20, 20, 3])
+    full = lipsdp.solve(W, solver="lowrank-ipm")
+    early = lipsdp.solve(W, solver="lowrank-ipm", options={"gap_tol": 1e-3})
+    assert early.certified
+    assert early.status.startswith("gap_tol reached")
+    assert early.iterations < full.iterations
+    assert early.info["certified_gap"] <= 1e-3
+    assert early.info["lower_bound"] <= full.value <= early.value
+
+
+def test_stopped_solve_returns_best_certified_iterate(rng):
+    W = random_weights(rng, [8, 20, 20, 20, 3])
+    full = lipsdp.solve(W, solver="lowrank-ipm")
+    stopped = lipsdp.solve(W, solver="lowrank-ipm", options={"max_iter": 10})
+    assert stopped.certified
+    assert "best certified iterate" in stopped.status
+    assert stopped.value >= full.value * (1 - 1e-9)
+    assert lipsdp.certify(W, stopped.multipliers).value <= stopped.value * (1 + 1e-9)
+
+
+def test_gap_tol_needs_an_anytime_backend(small_net):
+    with pytest.raises(ValueError, match="gap_tol"):
+        lipsdp.solve(small_net, solver="clarabel", options={"gap_tol": 1e-4})
+    with pytest.raises(ValueError, match="gap_tol"):
+        lipsdp.solve(small_net, solver="lowrank-ipm", options={"gap_tol": -1.0})
+
+
+def test_auto_is_the_structured_backend(small_net):
+    assert lipsdp.solve(small_net).solver == "lowrank-ipm"
+
+
+def test_unknown_option_is_rejected(small_net):
+    with pytest.raises(ValueError, match="not lowrank-ipm settings"):
+        lipsdp.solve(small_net, solver="lowrank-ipm", options={"chordal": True})
