@@ -144,16 +144,17 @@ def main() -> None:
         paths = [f"lipsdp/{b}" for b in OURS if solvers.is_installed(b)]
         big = side > 400
         paths += [f"naive/{p}" for p in PEERS if p in installed and not big]
-        if big:  # generic paths cannot handle these (measured: CVXOPT INT_MAX overflow, SDPA > 25 min)
+        # Generic paths fail here (issue figures: CVXOPT overflows INT_MAX, SDPA > 25 min).
+        if big:
             paths = [p for p in paths if p == "lipsdp/lowrank-ipm"]
         print(f"\n== {net_name} (LMI side {side}) ==", flush=True)
         for path in paths:
             out = run(path, widths, args.budget_seconds, args.budget_mb)
             out.update(network=net_name, side=side, path=path)
             rows.append(out)
-            print(f"  {path:<22} {out.get('time', float('nan')):8.2f} s  "
-                  f"{out.get('peak_mb', float('nan')):8.0f} MB  value {out.get('value', float('nan')):.10g}"
-                  f"  {out['status']}", flush=True)
+            nan = float("nan")
+            print(f"  {path:<22} {out.get('time', nan):8.2f} s  {out.get('peak_mb', nan):8.0f} MB"
+                  f"  value {out.get('value', nan):.10g}  {out['status']}", flush=True)
     # Relative error to the best certified value, and speed-up against the fastest exact peer.
     for net_name in names:
         group = [r for r in rows if r["network"] == net_name]

@@ -6,7 +6,16 @@
 >>> res.value, res.certified
 """
 
+from . import variants as _variants  # noqa: F401  (registers chordal, split, sequential)
 from .api import MULTIPLIERS, VARIANTS, choose_solver, solve
+from .bounds import (
+    ACTIVATIONS,
+    Activation,
+    BracketResult,
+    LowerBoundResult,
+    bracket,
+    lower_bound,
+)
 from .certify import CERTIFICATION_MARGIN, certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
 from .io import example_network, load_network, load_weights
@@ -16,19 +25,25 @@ from .result import LipschitzResult
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACTIVATIONS",
     "CERTIFICATION_MARGIN",
     "CLOSED_FORM_METHODS",
     "MULTIPLIERS",
     "RELU",
     "VARIANTS",
+    "Activation",
+    "BracketResult",
     "LipschitzResult",
+    "LowerBoundResult",
     "Network",
+    "bracket",
     "certify",
     "choose_solver",
     "closed_form",
     "example_network",
     "load_network",
     "load_weights",
+    "lower_bound",
     "naive_bound",
     "solve",
 ]

@@ -32,6 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--variant", default="full", choices=sorted(VARIANTS))
     s.add_argument("--multipliers", default="neuron", choices=MULTIPLIERS)
     s.add_argument("--solver", default="auto", help="auto, clarabel, scs or cvxpy:<NAME>")
+    s.add_argument("--split", type=int, metavar="K",
+                   help="variant split: blocks of K consecutive weight matrices")
+    s.add_argument("--cuts", type=int, nargs="+", metavar="J",
+                   help="variant split: cut at these hidden layers (1..l, increasing)")
+    s.add_argument("--clique-size", type=int, metavar="K",
+                   help="variant chordal: consecutive layer blocks per clique (default 2)")
+    s.add_argument("--n-jobs", type=int, metavar="N",
+                   help="variant split: parallel joblib workers (-1: all cores)")
     s.add_argument("--slopes", nargs=2, type=float, metavar=("ALPHA", "BETA"),
                    help="activation slope bounds for every hidden layer (default 0 1, ReLU)")
     s.add_argument("--method", action="append", choices=METHODS, dest="methods",
@@ -48,13 +56,20 @@ def _run(net: Network, args: argparse.Namespace) -> list[LipschitzResult]:
     for method in dict.fromkeys(methods):
         if method == SDP_METHOD:
             results.append(solve(net, variant=args.variant, multipliers=args.multipliers,
-                                 solver=args.solver))
+                                 solver=args.solver, **_variant_options(args)))
         elif method == "eclipse-fast" and any(a * b < 0 or a + b == 0 for a, b in net.slopes):
             if args.methods:  # asked for explicitly: let the error explain why
                 results.append(closed_form(net, method))
         else:
             results.append(closed_form(net, method))
     return results
+
+
+def _variant_options(args: argparse.Namespace) -> dict:
+    """The variant options given on the command line (the variant rejects those it lacks)."""
+    given = {"split": args.split, "cuts": args.cuts, "clique_size": args.clique_size,
+             "n_jobs": args.n_jobs}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def _name(r: LipschitzResult) -> str:

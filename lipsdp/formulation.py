@@ -6,6 +6,7 @@ the map from a solver's point back to ``(rho, [t_1, ..., t_l])`` in the §2 conv
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,16 @@ from solvers import LMIBlock, LMIProblem
 from .closed_form import naive_bound, naive_directions
 from .network import Network
 
-__all__ = ["Formulation", "build_full", "compress_input"]
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ChordalFormulation",
+    "Formulation",
+    "build_chordal",
+    "build_full",
+    "chordal_cliques",
+    "compress_input",
+]
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,8 @@ class Formulation:
             flat = np.array([float(np.mean(t)) for t in ts])
         else:
             flat = np.concatenate(ts) if ts else np.zeros(0)
-        return np.concatenate([[rho], flat]) / self.scale
+        point = np.concatenate([[rho], flat])
+        return point / self.scale[: point.size]
 
 
 def compress_input(W0: np.ndarray) -> np.ndarray:
@@ -74,11 +85,28 @@ def _vec_index(rows: np.ndarray, cols: np.ndarray, m: int) -> np.ndarray:
     return rows + cols * m
 
 
-def build_full(net: Network, multipliers: str = "neuron") -> Formulation:
-    """The full LipSDP LMI ``-M(rho, t) >= 0`` of side ``n_0' + N`` as an :class:`LMIProblem`.
+@dataclass(frozen=True)
+class _Terms:
+    """The linear part of ``-M(rho, t)`` as triplets in full-matrix coordinates (internal).
 
-    ``n_0' = min(n_0, n_1)`` after the input compression of DOMAIN.md §8. Minimises ``rho``.
+    Entry ``i`` says: variable ``var[i]`` (unscaled) adds ``vals[i]`` at ``(rows[i], cols[i])`` of
+    the side-``offsets[-1]`` matrix. Variable 0 is ``rho``; the others are the multipliers (one
+    per neuron, or one per layer for LipSDP-Layer), ``layer[v]`` being the hidden layer
+    (1-based, 0 for ``rho``) of variable ``v`` and ``scale[v]`` its reference scale.
     """
+
+    offsets: np.ndarray  # block offsets, blocks 0 (compressed input) .. l
+    rows: np.ndarray
+    cols: np.ndarray
+    var: np.ndarray
+    vals: np.ndarray
+    scale: np.ndarray
+    layer: np.ndarray
+    output_gram: np.ndarray  # W_l^T W_l, enters -M on block l with a minus sign
+
+
+def _lmi_terms(net: Network, multipliers: str) -> _Terms:
+    """Coefficients of ``-M(rho, t)`` (DOMAIN.md §2) after the input compression of §8."""
     if net.n_hidden == 0:
         raise ValueError("a network without hidden layers has no LMI; its bound is ||W_0||_2")
     Ws = list(net.weights)
@@ -86,19 +114,18 @@ def build_full(net: Network, multipliers: str = "neuron") -> Formulation:
     hidden = net.hidden_widths
     sizes = [Ws[0].shape[1], *hidden]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    m = int(offsets[-1])
-    N = int(sum(hidden))
 
     # Reference scales from the naive feasible point (always available, positive).
     lams = naive_directions(net)
     rho_ref = max(naive_bound(net), np.finfo(float).tiny) ** 2
     t_ref = [0.5 * rho_ref * lam for lam in lams]
 
-    rows_all, cols_all, vals_all = [], [], []
+    rows_all, cols_all, var_all, vals_all = [], [], [], []
     # rho: +I on the (compressed) input block.
     idx = np.arange(sizes[0])
-    rows_all.append(_vec_index(idx, idx, m))
-    cols_all.append(np.zeros(sizes[0], dtype=np.int64))
+    rows_all += [idx]
+    cols_all += [idx]
+    var_all.append(np.zeros(sizes[0], dtype=np.int64))
     vals_all.append(np.ones(sizes[0]))
     var = 1
     for k in range(1, net.n_hidden + 1):
@@ -109,44 +136,234 @@ def build_full(net: Network, multipliers: str = "neuron") -> Formulation:
         cols = var + np.arange(nk)
         # 2 e_j e_j^T on block k.
         j = np.arange(nk)
-        rows_all.append(_vec_index(ok + j, ok + j, m))
-        cols_all.append(cols)
+        rows_all.append(ok + j)
+        cols_all.append(ok + j)
+        var_all.append(cols)
         vals_all.append(np.full(nk, 2.0))
         # -(alpha + beta) (e_j w_j^T + w_j e_j^T) between blocks k and k-1.
         jj, ii = np.nonzero(W)
         w = W[jj, ii]
         for r, c in ((ok + jj, op + ii), (op + ii, ok + jj)):
-            rows_all.append(_vec_index(r, c, m))
-            cols_all.append(cols[jj])
+            rows_all.append(r)
+            cols_all.append(c)
+            var_all.append(cols[jj])
             vals_all.append(-(a + b) * w)
         # 2 alpha beta w_j w_j^T on block k-1.
         if a * b != 0.0:
             for jn in range(nk):
                 nz = np.flatnonzero(W[jn])
                 r, c = np.meshgrid(op + nz, op + nz, indexing="ij")
-                rows_all.append(_vec_index(r.ravel(), c.ravel(), m))
-                cols_all.append(np.full(nz.size * nz.size, cols[jn]))
+                rows_all.append(r.ravel())
+                cols_all.append(c.ravel())
+                var_all.append(np.full(nz.size * nz.size, cols[jn]))
                 vals_all.append(2.0 * a * b * np.outer(W[jn, nz], W[jn, nz]).ravel())
         var += nk
-    F = sp.csc_matrix(
-        (np.concatenate(vals_all), (np.concatenate(rows_all), np.concatenate(cols_all))),
-        shape=(m * m, 1 + N),
-    )
+    var_arr = np.concatenate(var_all)
+    layer = np.concatenate([[0], *[np.full(n, k + 1) for k, n in enumerate(hidden)]])
     scale = np.concatenate([[rho_ref], *t_ref])
     if multipliers == "layer":
-        # One variable per layer: t_k = lambda_k 1, i.e. sum the layer's neuron columns.
-        agg_rows = np.arange(1 + N)
-        agg_cols = np.concatenate(
-            [[0], *[np.full(n, k + 1) for k, n in enumerate(hidden)]]
-        )
-        A = sp.csc_matrix((np.ones(1 + N), (agg_rows, agg_cols)), shape=(1 + N, 1 + len(hidden)))
-        F = F @ A
+        # One variable per layer: t_k = lambda_k 1, i.e. the layer's neuron columns summed.
+        var_arr = layer[var_arr]
         scale = np.concatenate([[rho_ref], [float(t[0]) for t in t_ref]])
-    F = sp.csc_matrix(F @ sp.diags(scale))
-    F0 = np.zeros((m, m))
+        layer = np.arange(1 + len(hidden))
     Wl = net.weights[-1]
-    F0[offsets[-2] :, offsets[-2] :] = -(Wl.T @ Wl)
-    c = np.zeros(F.shape[1])
+    return _Terms(
+        offsets=offsets,
+        rows=np.concatenate(rows_all).astype(np.int64),
+        cols=np.concatenate(cols_all).astype(np.int64),
+        var=var_arr.astype(np.int64),
+        vals=np.concatenate(vals_all),
+        scale=scale,
+        layer=layer.astype(np.int64),
+        output_gram=Wl.T @ Wl,
+    )
+
+
+def build_full(net: Network, multipliers: str = "neuron") -> Formulation:
+    """The full LipSDP LMI ``-M(rho, t) >= 0`` of side ``n_0' + N`` as an :class:`LMIProblem`.
+
+    ``n_0' = min(n_0, n_1)`` after the input compression of DOMAIN.md §8. Minimises ``rho``.
+    """
+    terms = _lmi_terms(net, multipliers)
+    m = int(terms.offsets[-1])
+    n_vars = terms.scale.size
+    F = sp.csc_matrix(
+        (
+            terms.vals * terms.scale[terms.var],
+            (_vec_index(terms.rows, terms.cols, m), terms.var),
+        ),
+        shape=(m * m, n_vars),
+    )
+    F0 = np.zeros((m, m))
+    F0[terms.offsets[-2] :, terms.offsets[-2] :] = -terms.output_gram
+    c = np.zeros(n_vars)
     c[0] = 1.0
-    problem = LMIProblem(c=c, blocks=(LMIBlock(F0=F0, F=F),), nonneg=np.ones(F.shape[1], bool))
-    return Formulation(problem=problem, scale=scale, widths=hidden, multipliers=multipliers)
+    problem = LMIProblem(c=c, blocks=(LMIBlock(F0=F0, F=F),), nonneg=np.ones(n_vars, bool))
+    return Formulation(
+        problem=problem, scale=terms.scale, widths=net.hidden_widths, multipliers=multipliers
+    )
+
+
+def chordal_cliques(n_hidden: int, clique_size: int = 2) -> list[tuple[int, int]]:
+    """Cliques ``(first, last)`` of consecutive blocks ``0..n_hidden`` of the LipSDP matrix.
+
+    Each clique holds ``clique_size`` consecutive blocks (the last one possibly fewer) and shares
+    exactly its first block with the clique before, so every pair ``{k-1, k}`` lies in exactly
+    one clique and the cliques form a chain with the running-intersection property.
+    """
+    cliques, first = [], 0
+    while True:
+        last = min(first + clique_size - 1, n_hidden)
+        cliques.append((first, last))
+        if last == n_hidden:
+            return cliques
+        first = last
+
+
+@dataclass(frozen=True)
+class ChordalFormulation(Formulation):
+    """A :class:`Formulation` with one LMI block per clique (DOMAIN.md §4, chordal).
+
+    The variables are ``x = (y_rho, y_t..., y_Y...)``: the scaled ``rho`` and multipliers as in
+    :func:`build_full`, followed by the free entries of the symmetric matrices ``Y_b`` that split
+    each overlap block ``b`` between the two cliques sharing it (``overlap_blocks``; one variable
+    per entry of the upper triangle, with basis ``E_ii`` or ``E_ij + E_ji``).
+    """
+
+    cliques: tuple[tuple[int, int], ...] = ()
+    overlap_blocks: tuple[int, ...] = ()
+    overlap_offsets: tuple[int, ...] = ()  # first variable of each Y_b
+    block_sizes: tuple[int, ...] = ()
+
+    def from_multipliers(self, rho: float, ts: list[np.ndarray]) -> np.ndarray:
+        """The scaled variables of ``(rho, t)``, with overlap matrices that keep every clique's
+        matrix PSD when ``-M(rho, t)`` is (a warm start, by the block-LDL^T recursion: each clique
+        keeps the Schur complement of its last block and passes the rest on)."""
+        x = np.zeros(self.problem.n_vars)
+        base = super().from_multipliers(rho, ts)
+        x[: base.size] = base
+        for i, block in enumerate(self.problem.blocks[:-1]):
+            Z = block.matrix(x)  # includes +Y of its first block; Y of its last block is 0
+            n_last = self.block_sizes[self.cliques[i][1]]
+            P, Q, R = Z[:-n_last, :-n_last], Z[:-n_last, -n_last:], Z[-n_last:, -n_last:]
+            try:
+                G = np.linalg.cholesky(P)
+            except np.linalg.LinAlgError:
+                logger.debug("warm start is not strictly feasible; overlaps left at zero")
+                return x
+            V = np.linalg.solve(G, Q)
+            Y = R - V.T @ V
+            iu, ju = np.triu_indices(n_last)
+            start = self.overlap_offsets[i]
+            x[start : start + iu.size] = Y[iu, ju] / self.scale[start : start + iu.size]
+        return x
+
+
+def build_chordal(
+    net: Network, multipliers: str = "neuron", clique_size: int = 2
+) -> ChordalFormulation:
+    """LipSDP split over the cliques of its block-tridiagonal sparsity (DOMAIN.md §4).
+
+    By Agler's theorem ``-M = sum_k E_k^T Z_k E_k`` with ``Z_k >= 0`` supported on clique ``k``.
+    Each multiplier's matrix (rank <= 2 on the pair ``{k-1, k}``), ``rho``'s identity on block 0
+    and ``-W_l^T W_l`` on block ``l`` go to the one clique that contains them; the blocks shared by
+    consecutive cliques are split by free symmetric matrices ``Y_b``:
+    ``Z_k = (clique k's share of -M) + Y_first(k) - Y_last(k)`` (``Y`` of the network's first and
+    last blocks are zero), so the ``Y`` cancel in the sum. The optimum equals that of
+    :func:`build_full`; the PSD cones have side ``sum of clique_size block widths`` instead of
+    ``n_0' + N``.
+
+    Parameters
+    ----------
+    net : Network
+    multipliers : {"neuron", "layer"}
+    clique_size : int, default 2
+        Number of consecutive blocks per clique (>= 2); ``2`` gives the block pairs.
+
+    Returns
+    -------
+    ChordalFormulation
+
+    References
+    ----------
+    A. Xue, L. Lindemann, A. Robey, H. Hassani, G. J. Pappas, R. Alur, "Chordal Sparsity for
+    Lipschitz Constant Estimation of Deep Neural Networks", CDC 2022.
+    J. Agler, W. Helton, S. McCullough, L. Rodman, "Positive semidefinite matrices with a given
+    sparsity pattern", Linear Algebra Appl. 107, 1988.
+    """
+    if isinstance(clique_size, bool) or not isinstance(clique_size, (int, np.integer)):
+        raise TypeError(f"clique_size is {clique_size!r}; expected an integer >= 2")
+    if clique_size < 2:
+        raise ValueError(f"clique_size is {clique_size}; expected an integer >= 2")
+    terms = _lmi_terms(net, multipliers)
+    l = net.n_hidden
+    offsets = terms.offsets
+    block_sizes = tuple(int(n) for n in np.diff(offsets))
+    cliques = chordal_cliques(l, int(clique_size))
+    n_base = terms.scale.size
+    # Clique of each variable: the one whose blocks contain its pair {k-1, k} (rho: block 0).
+    firsts = np.array([f for f, _ in cliques])
+    var_clique = np.searchsorted(firsts, np.maximum(terms.layer, 1) - 1, side="right") - 1
+    entry_clique = var_clique[terms.var]
+
+    overlap_blocks = tuple(last for _, last in cliques[:-1])
+    overlap_offsets, scale_y, start = [], [], n_base
+    for b in overlap_blocks:
+        n = block_sizes[b]
+        overlap_offsets.append(start)
+        # Overlap entries are of the order of block b's multipliers (its diagonal is 2 t_b).
+        scale_y.append(np.full(n * (n + 1) // 2, terms.scale[terms.layer == b][0]))
+        start += n * (n + 1) // 2
+    n_vars = start
+    scale = np.concatenate([terms.scale, *scale_y])
+
+    blocks = []
+    for i, (first, last) in enumerate(cliques):
+        lo, hi = int(offsets[first]), int(offsets[last + 1])
+        m = hi - lo
+        sel = entry_clique == i
+        rows = [terms.rows[sel] - lo]
+        cols = [terms.cols[sel] - lo]
+        var = [terms.var[sel]]
+        vals = [terms.vals[sel] * terms.scale[terms.var[sel]]]
+        # +Y of the block shared with the clique before, -Y of the one shared with the next.
+        shared = []
+        if i > 0:
+            shared.append((1.0, i - 1, 0))
+        if i < len(cliques) - 1:
+            shared.append((-1.0, i, int(offsets[last]) - lo))
+        for sign, j, local in shared:
+            iu, ju = np.triu_indices(block_sizes[overlap_blocks[j]])
+            yvar = overlap_offsets[j] + np.arange(iu.size)
+            off = iu != ju
+            for r, c, v in ((iu, ju, yvar), (ju[off], iu[off], yvar[off])):
+                rows.append(local + r)
+                cols.append(local + c)
+                var.append(v)
+                vals.append(sign * scale[v])
+        F = sp.csc_matrix(
+            (
+                np.concatenate(vals),
+                (_vec_index(np.concatenate(rows), np.concatenate(cols), m), np.concatenate(var)),
+            ),
+            shape=(m * m, n_vars),
+        )
+        F0 = np.zeros((m, m))
+        if last == l:
+            F0[int(offsets[l]) - lo :, int(offsets[l]) - lo :] = -terms.output_gram
+        blocks.append(LMIBlock(F0=F0, F=F))
+    c = np.zeros(n_vars)
+    c[0] = 1.0
+    nonneg = np.zeros(n_vars, dtype=bool)
+    nonneg[:n_base] = True
+    problem = LMIProblem(c=c, blocks=tuple(blocks), nonneg=nonneg)
+    return ChordalFormulation(
+        problem=problem,
+        scale=scale,
+        widths=net.hidden_widths,
+        multipliers=multipliers,
+        cliques=tuple(cliques),
+        overlap_blocks=overlap_blocks,
+        overlap_offsets=tuple(overlap_offsets),
+        block_sizes=block_sizes,
+    )
