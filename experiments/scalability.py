@@ -43,6 +43,8 @@ import solvers
 #: Faster backends first: the one that runs the 20 x 100 network is the first installed.
 FASTEST_FIRST = ("lowrank-ipm", "cvxpy:CVXOPT", "cvxpy:MOSEK", "scs", "clarabel")
 CLARABEL_MAX_WIDTH = 60
+#: With --quick, only these closed forms (where they exist); ``best`` is the family's minimum.
+QUICK_CLOSED_FORMS = ("naive", "eclipse-fast", "best")
 BIG = ("20x100", 20, 100)
 
 
@@ -113,9 +115,16 @@ def _child(net: lipsdp.Network, label: str, variant: str | None, backend: str | 
     out["peak_mb_self"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     conn.send(out)
     conn.close()
-    # Leave at once: multiprocessing's exit handler would join joblib's reusable loky workers
-    # (split's n_jobs), which stay alive for reuse; they exit when they see this process gone.
-    os._exit(0)
+    # multiprocessing's exit handler joins child processes, and joblib's reusable loky workers
+    # (split's n_jobs) stay alive for reuse: shut them down (they are this run's) first.
+    try:
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
+    except Exception:  # noqa: BLE001 - best effort; anything left is killed below
+        pass
+    for pid in _children(os.getpid()):
+        _kill(pid)
 
 
 def _tree_rss_mb(pid: int) -> float:
@@ -251,7 +260,9 @@ def main() -> None:
     for name, depth, width, net in networks(args.quick):
         base = {"network": name, "depth": depth, "width": width, "n_neurons": net.n_neurons,
                 "lmi_side": min(net.widths[0], net.widths[1]) + net.n_neurons}
-        jobs = [(m, None, "-", {}) for m in lipsdp.CLOSED_FORM_METHODS]
+        closed = [m for m in lipsdp.CLOSED_FORM_METHODS
+                  if not args.quick or m in QUICK_CLOSED_FORMS]
+        jobs = [(m, None, "-", {}) for m in closed]
         big = name == BIG[0]
         for backend in ([fastest] if big else names):
             for label, variant, options in variant_runs(args.quick):
@@ -323,20 +334,21 @@ def _fmt(v: object) -> object:
 
 
 def summarise(rows: list[dict], fastest: str) -> None:
-    print("\nChordal against full, same backend, depth >= 8 (time and peak memory ratios):")
+    print("\nChordal against full with the same backend, depth >= 8 (wall time, peak memory):")
     for r in rows:
         if r["method"] != "chordal" or r["depth"] < 8 or r["network"] == BIG[0]:
             continue
-        f = next((x for x in rows if x["network"] == r["network"] and x["method"] == "full"
-                  and x["backend"] == r["backend"]), None)
-        if f is None or r["status"] == "skipped":
-            continue
-        agree = (abs(r["value"] / f["value"] - 1) if r.get("certified") and f.get("certified")
-                 else math.nan)
-        print(f"  {r['network']:>6} {r['backend']:>13}: chordal {r['status']} "
-              f"{r.get('wall_s', math.nan):6.2f}s {r.get('peak_mb', math.nan):6.0f}MB | "
-              f"full {f['status']} {f.get('wall_s', math.nan):6.2f}s "
-              f"{f.get('peak_mb', math.nan):6.0f}MB | rel. difference {agree:.1e}")
+        for full in ("full", NODECOMP[0]):
+            f = next((x for x in rows if x["network"] == r["network"] and x["method"] == full
+                      and x["backend"] == r["backend"]), None)
+            if f is None or r["status"] == "skipped":
+                continue
+            agree = (abs(r["value"] / f["value"] - 1) if r.get("certified") and f.get("certified")
+                     else math.nan)
+            print(f"  {r['network']:>6} {r['backend']:>13}: chordal {r['status']} "
+                  f"{r.get('wall_s', math.nan):6.2f}s {r.get('peak_mb', math.nan):6.0f}MB | "
+                  f"{f['method']} {f['status']} {f.get('wall_s', math.nan):6.2f}s "
+                  f"{f.get('peak_mb', math.nan):6.0f}MB | rel. difference {agree:.1e}")
     print(f"\nThe {BIG[0]} network with {fastest}:")
     for r in rows:
         if r["network"] == BIG[0]:
