@@ -34,11 +34,11 @@ logger = logging.getLogger(__name__)
 
 MULTIPLIERS = ("neuron", "layer")
 
-#: ``solver="auto"`` uses the structured interior-point backend (exact, and the fastest path
-#: measured by ``experiments/bench_solvers.py``: 9.5x CVXOPT through cvxpy at LMI side 350 on a
-#: loaded 2-core machine, while Clarabel's dense PSD scaling block needs 1.4 GB at side 140 and
-#: crashes at side 350).
-AUTO_SOLVER = "lowrank-ipm"
+#: ``solver="auto"`` uses the chordal interior-point backend, which exploits both the rank-2
+#: coefficients and the block-tridiagonal sparsity of the LMI (exact, and the fastest path
+#: measured by ``experiments/bench_solvers.py``; Clarabel's dense PSD scaling block needs 1.4 GB
+#: at side 140 and crashes at side 350).
+AUTO_SOLVER = "banded-ipm"
 
 #: Options lipsdp passes to a backend unless the caller sets them. A first-order point is slightly
 #: infeasible, and certification along its ray magnifies that: at SCS's default accuracy (1e-4)
@@ -47,14 +47,14 @@ AUTO_SOLVER = "lowrank-ipm"
 DEFAULT_OPTIONS: dict[str, dict] = {"scs": {"tol": 1e-8, "max_iter": 100_000}}
 
 #: Backends that report their iterates to a callback (anytime certified bounds, ``gap_tol``).
-ANYTIME_BACKENDS = frozenset({"lowrank-ipm"})
+ANYTIME_BACKENDS = frozenset({"lowrank-ipm", "banded-ipm"})
 
 #: Convex-combination weights tried when the solver's own direction fails certification.
 _REPAIR_THETAS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2, 1e-1)
 
 
 def choose_solver_for_side(side: int) -> str:
-    """The backend ``solver="auto"`` picks for an LMI of side ``side``: ``lowrank-ipm``, which
+    """The backend ``solver="auto"`` picks for an LMI of side ``side``: ``banded-ipm``, which
     needs only SciPy and was the fastest exact path at every size measured."""
     del side  # the hook stays for size-based choices
     return AUTO_SOLVER
@@ -114,10 +114,17 @@ class _Anytime:
             self.best = res
         if self.gap_tol is None or self.best is None or info["gap"] > self.gap_tol:
             return False
-        lower = dual_lower_bound(self.net, info["dual"][0], self.multipliers)
+        lower = dual_lower_bound(self.net, _dual_of(info), self.multipliers)
         if np.isfinite(lower) and lower > 0:
             self.lower = max(lower, self.lower) if np.isfinite(self.lower) else lower
         return bool(np.isfinite(self.lower) and self.best.value / self.lower - 1 <= self.gap_tol)
+
+
+def _dual_of(info: Mapping) -> object:
+    """The backend's dual matrix: on its block-tridiagonal pattern where the backend gives it
+    that way (exact, and ``O(sum n_k^2)``), else the dense one."""
+    banded = info.get("dual_banded")
+    return banded if banded is not None else info["dual"][0]
 
 
 def _gap_tol(options: dict, solver: str) -> float | None:
@@ -193,8 +200,8 @@ def _solve_full(
         return _fallback_to_warm_start(failed, warm_start, "returned rho <= 0")
     res, cert_info = _certify_solution(net, rho_hat, ts, method)
     info.update(cert_info)
-    if res.certified and sres.dual:
-        lower = dual_lower_bound(net, sres.dual[0], multipliers)
+    if res.certified and (sres.dual or "dual_banded" in sres.info):
+        lower = dual_lower_bound(net, _dual_of({"dual": sres.dual, **sres.info}), multipliers)
         if np.isfinite(lower):
             info["lower_bound"] = lower  # proved lower bound on sqrt(rho*) (DOMAIN.md §9)
             info["certified_gap"] = res.value / lower - 1.0 if lower > 0 else np.inf
@@ -305,15 +312,15 @@ def solve(
     multipliers : {"neuron", "layer"}
         LipSDP-Neuron (one multiplier per neuron, tightest) or LipSDP-Layer (one per layer).
     solver : str
-        ``"auto"`` (default: ``"lowrank-ipm"``, the structured interior-point backend),
-        ``"lowrank-ipm"``, ``"clarabel"``,
+        ``"auto"`` (default: ``"banded-ipm"``, the chordal interior-point backend),
+        ``"banded-ipm"``, ``"lowrank-ipm"``, ``"clarabel"``,
         ``"scs"`` or ``"cvxpy:<NAME>"`` for any SDP solver installed for cvxpy.
     slopes : (float, float) or list of pairs, optional
         Activation slope bounds when ``net`` is a list (default ReLU ``(0, 1)``).
     options : mapping, optional
         Backend options (``tol``, ``max_iter``, ``time_limit``, ``verbose``, or native names).
-        ``gap_tol`` (``lowrank-ipm`` only) stops as soon as the certified value is within that
-        relative gap of a proved lower bound (DOMAIN.md §9). With ``lowrank-ipm`` a solve stopped
+        ``gap_tol`` (``banded-ipm`` and ``lowrank-ipm``) stops as soon as the certified value is
+        within that relative gap of a proved lower bound (DOMAIN.md §9). With these a solve stopped
         by ``time_limit`` or ``max_iter`` returns its best certified iterate. Never modified.
     warm_start : str or LipschitzResult or list of ndarray, optional
         A closed-form method name (see :data:`~lipsdp.CLOSED_FORM_METHODS`), a certified result

@@ -17,10 +17,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from solvers import BandedMatrix
+
 from .formulation import compress_input
 from .network import Network
 
 __all__ = ["dual_lower_bound"]
+
+
+class _PatternView:
+    """``Y[rows, cols]`` indexing of a :class:`~solvers.BandedMatrix` (pattern entries only)."""
+
+    def __init__(self, banded: BandedMatrix):
+        self.banded = banded
+
+    def __getitem__(self, key):
+        rows, cols = key
+        return self.banded.block(rows, cols)
 
 _SHRINK = 1.0 - 1e-12
 
@@ -43,8 +56,9 @@ def dual_lower_bound(net: Network, Y: np.ndarray, multipliers: str = "neuron") -
     Parameters
     ----------
     net : Network
-    Y : ndarray, shape (n_0' + N, n_0' + N)
-        Dual matrix of the full formulation (input block compressed as in DOMAIN.md §8).
+    Y : ndarray, shape (n_0' + N, n_0' + N), or solvers.BandedMatrix
+        Dual matrix of the full formulation (input block compressed as in DOMAIN.md §8), dense
+        or known on its block-tridiagonal pattern only (then it stands for any completion).
     multipliers : {"neuron", "layer"}
         Which LipSDP the bound is for: per-neuron constraints, or one per layer.
 
@@ -57,16 +71,27 @@ def dual_lower_bound(net: Network, Y: np.ndarray, multipliers: str = "neuron") -
     Ws[0] = compress_input(Ws[0])
     sizes = [Ws[0].shape[1], *net.hidden_widths]
     off = np.concatenate([[0], np.cumsum(sizes)])
-    Y = 0.5 * (Y + Y.T)
-    if Y.shape != (off[-1], off[-1]) or not np.all(np.isfinite(Y)):
-        return np.nan
-    try:  # a successful Cholesky proves Y > 0 (an interior-point dual always passes)
-        np.linalg.cholesky(Y)
-    except np.linalg.LinAlgError:
-        # Make it PSD first (this raises every <G_v, Y>, repaired below).
-        lam_min = float(np.linalg.eigvalsh(Y)[0])
-        Y = Y + (max(-lam_min, 0.0) * (1 + 1e-9) + 1e-300) * np.eye(Y.shape[0])
-    d = np.ones(Y.shape[0])
+    if isinstance(Y, BandedMatrix):
+        # Only the pattern is known: a positive definite completion exists iff every clique
+        # block passes a Cholesky test, and every quantity below reads pattern entries only.
+        banded = Y
+        if banded.size != off[-1] or not all(
+            np.all(np.isfinite(B)) for B in (*banded.diag, *banded.sub)
+        ) or not banded.has_pd_completion():
+            return np.nan
+        Y = _PatternView(banded)
+    else:
+        banded = None
+        Y = 0.5 * (Y + Y.T)
+        if Y.shape != (off[-1], off[-1]) or not np.all(np.isfinite(Y)):
+            return np.nan
+        try:  # a successful Cholesky proves Y > 0 (an interior-point dual always passes)
+            np.linalg.cholesky(Y)
+        except np.linalg.LinAlgError:
+            # Make it PSD first (this raises every <G_v, Y>, repaired below).
+            lam_min = float(np.linalg.eigvalsh(Y)[0])
+            Y = Y + (max(-lam_min, 0.0) * (1 + 1e-9) + 1e-300) * np.eye(Y.shape[0])
+    d = np.ones(off[-1])
     for k in range(1, net.n_hidden + 1):
         a, b = net.slopes[k - 1]
         p, m2 = a * b, a + b
@@ -83,7 +108,14 @@ def dual_lower_bound(net: Network, Y: np.ndarray, multipliers: str = "neuron") -
             d[cur] = [_largest_root(*abc) for abc in zip(A, B, C, strict=True)]
         if not np.all(np.isfinite(d[cur])):
             return np.nan
-    Yr = d[:, None] * Y * d[None, :]
+    # D Y D keeps positive (semi)definiteness, and for a pattern, the completion property.
+    if banded is not None:
+        scaled = banded.scaled(d)
+        if not scaled.has_pd_completion():
+            return np.nan
+        Yr = _PatternView(scaled)
+    else:
+        Yr = d[:, None] * Y * d[None, :]
     # Re-check every constraint of the repaired matrix in float64.
     for k in range(1, net.n_hidden + 1):
         a, b = net.slopes[k - 1]

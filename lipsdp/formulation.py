@@ -198,7 +198,8 @@ def build_full(net: Network, multipliers: str = "neuron") -> Formulation:
     F0[terms.offsets[-2] :, terms.offsets[-2] :] = -terms.output_gram
     c = np.zeros(n_vars)
     c[0] = 1.0
-    problem = LMIProblem(c=c, blocks=(LMIBlock(F0=F0, F=F),), nonneg=np.ones(n_vars, bool))
+    block = LMIBlock(F0=F0, F=F, partition=tuple(int(n) for n in np.diff(terms.offsets)))
+    problem = LMIProblem(c=c, blocks=(block,), nonneg=np.ones(n_vars, bool))
     return Formulation(
         problem=problem, scale=terms.scale, widths=net.hidden_widths, multipliers=multipliers
     )

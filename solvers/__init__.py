@@ -35,7 +35,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from solvers.problem import LMIBlock, LMIProblem, LowRank
+from solvers.problem import BandedMatrix, LMIBlock, LMIProblem, LowRank
 from solvers.registry import (
     SolverNotInstalledError,
     UnknownSolverError,
@@ -48,6 +48,7 @@ from solvers.registry import (
 from solvers.result import SolverResult, Status
 
 __all__ = [
+    "BandedMatrix",
     "LMIBlock",
     "LMIProblem",
     "LowRank",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LMIBlock", "LMIProblem", "LowRank"]
+__all__ = ["BandedMatrix", "LMIBlock", "LMIProblem", "LowRank"]
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,15 @@ class LMIBlock:
         Column ``i`` is ``vec(F_i)`` in column-major order; every ``F_i`` is symmetric.
     lowrank : LowRank, optional
         The same ``F_i`` in factored form, for backends that exploit low rank.
+    partition : tuple of int, optional
+        Block sizes (summing to ``m``) under which ``F0`` and every ``F_i`` are block
+        tridiagonal, for backends that exploit that sparsity (checked by them, not here).
     """
 
     F0: np.ndarray
     F: sp.csc_matrix
     lowrank: LowRank | None = None
+    partition: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         F0 = np.asarray(self.F0, dtype=np.float64)
@@ -99,6 +103,13 @@ class LMIBlock:
                 raise ValueError(f"lowrank.U has {self.lowrank.U.shape[0]} rows; expected {m}")
             if self.lowrank.owner.size and self.lowrank.owner.max() >= self.F.shape[1]:
                 raise ValueError("lowrank.owner names a variable beyond F's columns")
+        if self.partition is not None:
+            part = tuple(int(n) for n in self.partition)
+            if any(n < 1 for n in part) or sum(part) != m:
+                raise ValueError(
+                    f"partition is {part}; expected positive block sizes summing to m = {m}"
+                )
+            object.__setattr__(self, "partition", part)
         object.__setattr__(self, "F0", F0)
         object.__setattr__(self, "F", sp.csc_matrix(self.F, dtype=np.float64))
 
@@ -166,3 +177,80 @@ class LMIProblem:
     def min_eigenvalue(self, x: np.ndarray) -> float:
         """Smallest eigenvalue over all blocks at ``x`` (a feasibility diagnostic)."""
         return min(float(np.linalg.eigvalsh(b.matrix(x))[0]) for b in self.blocks)
+
+
+@dataclass(frozen=True)
+class BandedMatrix:
+    """A symmetric matrix known only on a block-tridiagonal pattern (a chain of cliques).
+
+    Such a matrix stands for any of its completions; it has a positive definite one exactly when
+    every clique block ``[[A_{p-1,p-1}, A_{p,p-1}^T], [A_{p,p-1}, A_pp]]`` is positive definite
+    (chordal completion theorem). Structured backends return their dual this way.
+
+    Parameters
+    ----------
+    offsets : ndarray of int, shape (P + 1,)
+        Block boundaries, from 0 to the side ``m``.
+    diag : tuple of ndarray
+        The ``P`` diagonal blocks.
+    sub : tuple of ndarray
+        The ``P - 1`` sub-diagonal blocks ``(p, p-1)``, ``p = 1 .. P-1``.
+    """
+
+    offsets: np.ndarray
+    diag: tuple[np.ndarray, ...]
+    sub: tuple[np.ndarray, ...]
+
+    @property
+    def size(self) -> int:
+        return int(self.offsets[-1])
+
+    def _locate(self, i: int) -> int:
+        return int(np.searchsorted(self.offsets, i, side="right") - 1)
+
+    def block(self, rows: slice, cols: slice) -> np.ndarray:
+        """The dense entries ``A[rows, cols]``; every entry must lie on the pattern."""
+        r0, r1, _ = rows.indices(self.size)
+        c0, c1, _ = cols.indices(self.size)
+        out = np.empty((r1 - r0, c1 - c0))
+        o = self.offsets
+        for p in range(self._locate(r0), self._locate(r1 - 1) + 1):
+            for q in range(self._locate(c0), self._locate(c1 - 1) + 1):
+                if abs(p - q) > 1:
+                    raise ValueError(f"entries of blocks ({p}, {q}) are not on the pattern")
+                if p == q:
+                    B = self.diag[p]
+                elif p > q:
+                    B = self.sub[p - 1]
+                else:
+                    B = self.sub[q - 1].T
+                a0, a1 = max(r0, o[p]), min(r1, o[p + 1])
+                b0, b1 = max(c0, o[q]), min(c1, o[q + 1])
+                out[a0 - r0 : a1 - r0, b0 - c0 : b1 - c0] = B[a0 - o[p] : a1 - o[p],
+                                                              b0 - o[q] : b1 - o[q]]
+        return out
+
+    def scaled(self, d: np.ndarray) -> BandedMatrix:
+        """``D A D`` for ``D = diag(d)`` (keeps the pattern and positive definiteness)."""
+        o = self.offsets
+        ds = [d[o[p] : o[p + 1]] for p in range(len(self.diag))]
+        return BandedMatrix(
+            self.offsets,
+            tuple(x[:, None] * B * x[None, :] for x, B in zip(ds, self.diag, strict=True)),
+            tuple(ds[p][:, None] * B * ds[p - 1][None, :] for p, B in enumerate(self.sub, 1)),
+        )
+
+    def has_pd_completion(self) -> bool:
+        """Whether a positive definite completion exists (a Cholesky test per clique)."""
+        if len(self.diag) == 1:
+            blocks = [self.diag[0]]
+        else:
+            blocks = [np.block([[self.diag[p - 1], self.sub[p - 1].T],
+                                [self.sub[p - 1], self.diag[p]]])
+                      for p in range(1, len(self.diag))]
+        for C in blocks:
+            try:
+                np.linalg.cholesky(0.5 * (C + C.T))
+            except np.linalg.LinAlgError:
+                return False
+        return True

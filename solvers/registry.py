@@ -93,6 +93,12 @@ _REGISTRY: dict[str, BackendSpec] = {
         requires=("scs",),
         pip_hint="pip install scs",
     ),
+    "banded-ipm": BackendSpec(
+        name="banded-ipm",
+        module="solvers.backends.banded_backend",
+        requires=("scipy",),
+        pip_hint="pip install scipy",
+    ),
     "lowrank-ipm": BackendSpec(
         name="lowrank-ipm",
         module="solvers.backends.ipm_backend",

@@ -1,4 +1,4 @@
-"""The structured interior-point backend and the proved lower bound (DOMAIN.md §9)."""
+"""The structured interior-point backends and the proved lower bound (DOMAIN.md §9)."""
 
 from dataclasses import replace
 
@@ -13,16 +13,20 @@ from lipsdp.lowrank import with_lowrank
 from conftest import random_weights
 from reference import reference_lipsdp
 
+#: The backends that exploit LipSDP's structure and report their iterates (anytime bounds).
+STRUCTURED = ["banded-ipm", "lowrank-ipm"]
+
 
 @pytest.mark.parametrize(
     ("widths", "slopes"),
     [([4, 10, 10, 10, 2], (0.0, 1.0)), ([5, 8, 8, 3], (0.1, 1.0)), ([6, 9, 7, 3], (0.0, 0.25))],
 )
 @pytest.mark.parametrize("multipliers", ["neuron", "layer"])
-def test_lower_bound_brackets_the_optimum(rng, widths, slopes, multipliers):
+@pytest.mark.parametrize("solver", STRUCTURED)
+def test_lower_bound_brackets_the_optimum(rng, widths, slopes, multipliers, solver):
     W = random_weights(rng, widths)
     net = lipsdp.Network(W, slopes)
-    res = lipsdp.solve(net, multipliers=multipliers, solver="lowrank-ipm")
+    res = lipsdp.solve(net, multipliers=multipliers, solver=solver)
     ref = reference_lipsdp(W, net.slopes, multipliers)
     lower = res.info["lower_bound"]
     # The reference solver is itself approximate: allow its own 1e-7.
@@ -53,10 +57,11 @@ def test_lowrank_factors_reproduce_coefficients(rng):
             np.testing.assert_allclose(block.lowrank.dense_coefficient(i), dense, atol=1e-14)
 
 
-def test_gap_tol_stops_early_with_a_certified_gap(rng):
+@pytest.mark.parametrize("solver", STRUCTURED)
+def test_gap_tol_stops_early_with_a_certified_gap(rng, solver):
     W = random_weights(rng, [8, 20, 20, 20, 3])
-    full = lipsdp.solve(W, solver="lowrank-ipm")
-    early = lipsdp.solve(W, solver="lowrank-ipm", options={"gap_tol": 1e-3})
+    full = lipsdp.solve(W, solver=solver)
+    early = lipsdp.solve(W, solver=solver, options={"gap_tol": 1e-3})
     assert early.certified
     assert early.status.startswith("gap_tol reached")
     assert early.iterations < full.iterations
@@ -64,10 +69,11 @@ def test_gap_tol_stops_early_with_a_certified_gap(rng):
     assert early.info["lower_bound"] <= full.value <= early.value
 
 
-def test_stopped_solve_returns_best_certified_iterate(rng):
+@pytest.mark.parametrize("solver", STRUCTURED)
+def test_stopped_solve_returns_best_certified_iterate(rng, solver):
     W = random_weights(rng, [8, 20, 20, 20, 3])
-    full = lipsdp.solve(W, solver="lowrank-ipm")
-    stopped = lipsdp.solve(W, solver="lowrank-ipm", options={"max_iter": 10})
+    full = lipsdp.solve(W, solver=solver)
+    stopped = lipsdp.solve(W, solver=solver, options={"max_iter": 10})
     assert stopped.certified
     assert "best certified iterate" in stopped.status
     assert stopped.value >= full.value * (1 - 1e-9)
@@ -81,10 +87,11 @@ def test_gap_tol_needs_an_anytime_backend(small_net):
         lipsdp.solve(small_net, solver="lowrank-ipm", options={"gap_tol": -1.0})
 
 
-def test_auto_is_the_structured_backend(small_net):
-    assert lipsdp.solve(small_net).solver == "lowrank-ipm"
+def test_auto_is_the_chordal_backend(small_net):
+    assert lipsdp.solve(small_net).solver == "banded-ipm"
 
 
-def test_unknown_option_is_rejected(small_net):
-    with pytest.raises(ValueError, match="not lowrank-ipm settings"):
-        lipsdp.solve(small_net, solver="lowrank-ipm", options={"chordal": True})
+@pytest.mark.parametrize("solver", STRUCTURED)
+def test_unknown_option_is_rejected(small_net, solver):
+    with pytest.raises(ValueError, match=f"not {solver} settings"):
+        lipsdp.solve(small_net, solver=solver, options={"chordal": True})

@@ -10,7 +10,7 @@ from conftest import random_weights
 from reference import reference_lipsdp, reference_matrix
 
 #: Relative agreement with the CVXOPT reference that each backend must reach.
-TOLERANCE = {"clarabel": 1e-6, "scs": 1e-3, "lowrank-ipm": 1e-6}
+TOLERANCE = {"clarabel": 1e-6, "scs": 1e-3, "lowrank-ipm": 1e-6, "banded-ipm": 1e-6}
 BACKENDS = [b for b in TOLERANCE if solvers.is_installed(b)]
 
 

@@ -36,6 +36,7 @@ BACKENDS: dict[str, tuple[dict, float]] = {
     "cvxpy:SCS": ({"tol": 1e-7}, 1e-4),
     "cvxpy:CVXOPT": ({"tol": 1e-8}, 1e-6),
     "lowrank-ipm": ({}, 1e-7),
+    "banded-ipm": ({}, 1e-7),
 }
 
 # What ``max_iter=1`` may come back as: a limit, or (CVXOPT through cvxpy, whose "unknown" status
@@ -47,6 +48,7 @@ MAX_ITER_STATUS = {
     "cvxpy:SCS": {Status.MAX_ITERATIONS},
     "cvxpy:CVXOPT": {Status.NUMERICAL_ERROR},
     "lowrank-ipm": {Status.MAX_ITERATIONS},
+    "banded-ipm": {Status.MAX_ITERATIONS},
 }
 
 
