@@ -114,7 +114,9 @@ class _Anytime:
             self.best = res
         if self.gap_tol is None or self.best is None or info["gap"] > self.gap_tol:
             return False
-        lower = dual_lower_bound(self.net, _dual_of(info), self.multipliers)
+        lower = dual_lower_bound(
+            self.net, self.formulation.unscale_dual(_dual_of(info)), self.multipliers
+        )
         if np.isfinite(lower) and lower > 0:
             self.lower = max(lower, self.lower) if np.isfinite(self.lower) else lower
         return bool(np.isfinite(self.lower) and self.best.value / self.lower - 1 <= self.gap_tol)
@@ -201,7 +203,8 @@ def _solve_full(
     res, cert_info = _certify_solution(net, rho_hat, ts, method)
     info.update(cert_info)
     if res.certified and (sres.dual or "dual_banded" in sres.info):
-        lower = dual_lower_bound(net, _dual_of({"dual": sres.dual, **sres.info}), multipliers)
+        dual = formulation.unscale_dual(_dual_of({"dual": sres.dual, **sres.info}))
+        lower = dual_lower_bound(net, dual, multipliers)
         if np.isfinite(lower):
             info["lower_bound"] = lower  # proved lower bound on sqrt(rho*) (DOMAIN.md §9)
             info["certified_gap"] = res.value / lower - 1.0 if lower > 0 else np.inf

@@ -42,6 +42,19 @@ class Formulation:
     scale: np.ndarray
     widths: tuple[int, ...]  # hidden widths
     multipliers: str  # "neuron" or "layer"
+    #: Row scaling ``d`` of the LMI: the block holds ``D (-M) D`` with ``D = diag(d)`` (a
+    #: congruence, so feasibility is unchanged), or None.
+    row_scale: np.ndarray | None = None
+
+    def unscale_dual(self, Y):
+        """The dual matrix of ``-M`` itself from the scaled block's dual ``Y`` (``D Y D``),
+        dense or a :class:`solvers.BandedMatrix`."""
+        d = self.row_scale
+        if d is None or Y is None:
+            return Y
+        if hasattr(Y, "scaled"):
+            return Y.scaled(d)
+        return d[:, None] * Y * d[None, :]
 
     def to_multipliers(self, x: np.ndarray) -> tuple[float, list[np.ndarray]]:
         v = self.scale * np.asarray(x, dtype=np.float64)
@@ -187,21 +200,33 @@ def build_full(net: Network, multipliers: str = "neuron") -> Formulation:
     terms = _lmi_terms(net, multipliers)
     m = int(terms.offsets[-1])
     n_vars = terms.scale.size
+    # Balance the blocks: at the naive point (x = 1) the block of layer k is of the order of
+    # its multipliers, which span orders of magnitude across depth; scaling its rows and
+    # columns by 1/sqrt(2 t_k) (1/sqrt(rho) for the input block) makes every block O(1), and
+    # the dual's blocks too (interior-point methods then need fewer, better-conditioned steps).
+    block_scale = np.array(
+        [1.0 / np.sqrt(terms.scale[0])]
+        + [1.0 / np.sqrt(2.0 * float(np.mean(terms.scale[terms.layer == k])))
+           for k in range(1, len(terms.offsets) - 1)]
+    )
+    d = np.repeat(block_scale, np.diff(terms.offsets))
     F = sp.csc_matrix(
         (
-            terms.vals * terms.scale[terms.var],
+            terms.vals * terms.scale[terms.var] * d[terms.rows] * d[terms.cols],
             (_vec_index(terms.rows, terms.cols, m), terms.var),
         ),
         shape=(m * m, n_vars),
     )
     F0 = np.zeros((m, m))
-    F0[terms.offsets[-2] :, terms.offsets[-2] :] = -terms.output_gram
+    last = slice(terms.offsets[-2], None)
+    F0[last, last] = -terms.output_gram * np.outer(d[last], d[last])
     c = np.zeros(n_vars)
     c[0] = 1.0
     block = LMIBlock(F0=F0, F=F, partition=tuple(int(n) for n in np.diff(terms.offsets)))
     problem = LMIProblem(c=c, blocks=(block,), nonneg=np.ones(n_vars, bool))
     return Formulation(
-        problem=problem, scale=terms.scale, widths=net.hidden_widths, multipliers=multipliers
+        problem=problem, scale=terms.scale, widths=net.hidden_widths, multipliers=multipliers,
+        row_scale=d,
     )
 
 

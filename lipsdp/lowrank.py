@@ -73,5 +73,7 @@ def with_lowrank(formulation: Formulation, net: Network) -> Formulation:
     """The full formulation with its block's factors attached (generic backends ignore them)."""
     (block,) = formulation.problem.blocks
     factors = lowrank_factors(net, formulation.scale, formulation.multipliers)
+    if formulation.row_scale is not None:
+        factors = replace(factors, U=sp.diags(formulation.row_scale) @ factors.U)
     problem = replace(formulation.problem, blocks=(replace(block, lowrank=factors),))
     return replace(formulation, problem=problem)

@@ -96,8 +96,8 @@ _REGISTRY: dict[str, BackendSpec] = {
     "banded-ipm": BackendSpec(
         name="banded-ipm",
         module="solvers.backends.banded_backend",
-        requires=("scipy",),
-        pip_hint="pip install scipy",
+        requires=("scipy", "threadpoolctl"),
+        pip_hint="pip install scipy threadpoolctl",
     ),
     "lowrank-ipm": BackendSpec(
         name="lowrank-ipm",
