@@ -3,7 +3,8 @@
 For each network, every path solves the same LMI (DOMAIN.md §2) in its own subprocess under a
 wall-time and memory budget:
 
-* ``lipsdp/<backend>``: ``lipsdp.solve`` with our backends (``lowrank-ipm``, ``clarabel``, ``scs``);
+* ``lipsdp/<backend>``: ``lipsdp.solve`` with our backends (``banded-ipm``, the default,
+  ``lowrank-ipm``, ``clarabel``, ``scs``);
 * ``naive/<SOLVER>``: the LMI written naively in cvxpy (dense ``bmat`` of §2, no compression, no
   scaling) and solved by each installed peer (CLARABEL, SCS, SDPA, CVXOPT), its multipliers then
   certified by ``lipsdp.certify`` so that every path is judged by the same float64 check.
@@ -14,7 +15,8 @@ error to the best certified value, and the speed-up against the fastest peer tha
 1e-6. Results also go to a CSV.
 
 Run ``python experiments/bench_solvers.py`` (all targets; about 20 minutes on 2 cores) or
-``--quick`` (the 3x100 target and small networks). Peers are a benchmark extra:
+``--quick`` (the 3x100 target and small networks); ``--depth-curve`` times ``banded-ipm`` on
+100-wide networks of growing depth (time per iteration against depth). Peers are a benchmark extra:
 ``pip install ".[bench]"``.
 """
 
@@ -39,7 +41,9 @@ NETWORKS = {
     "100-100x20-10": ([100] + [100] * 20 + [10], False),
     "100-100x50-10": ([100] + [100] * 50 + [10], False),
 }
-OURS = ("lowrank-ipm", "clarabel", "scs")
+OURS = ("banded-ipm", "lowrank-ipm", "clarabel", "scs")
+#: Depths of the 100-wide cost-versus-depth curve (``--depth-curve``).
+DEPTHS = (5, 10, 20, 30, 40, 50)
 PEERS = ("CVXOPT", "SDPA", "SCS", "CLARABEL")
 
 
@@ -88,6 +92,7 @@ def _child(path: str, widths: list[int], memory_mb: int, queue) -> None:
         if kind == "lipsdp":
             res = lipsdp.solve(weights, solver=name)
             out.update(objective=res.objective, lower=res.info.get("lower_bound", np.nan),
+                       gap=res.info.get("certified_gap", np.nan),
                        iterations=res.iterations, status=res.status)
         else:
             rho, ts = naive_cvxpy(weights, name)
@@ -129,7 +134,12 @@ def main() -> None:
     parser.add_argument("--budget-seconds", type=float, default=120.0)
     parser.add_argument("--budget-mb", type=int, default=20_000)
     parser.add_argument("--out", default="experiments/results/bench_solvers.csv")
+    parser.add_argument("--depth-curve", action="store_true",
+                        help="banded-ipm on 100-100xL-10 for L in DEPTHS, then stop")
     args = parser.parse_args()
+    if args.depth_curve:
+        depth_curve(args)
+        return
 
     import cvxpy
 
@@ -144,9 +154,10 @@ def main() -> None:
         paths = [f"lipsdp/{b}" for b in OURS if solvers.is_installed(b)]
         big = side > 400
         paths += [f"naive/{p}" for p in PEERS if p in installed and not big]
-        # Generic paths fail here (issue figures: CVXOPT overflows INT_MAX, SDPA > 25 min).
+        # Generic paths fail here (issue figures: CVXOPT overflows INT_MAX, SDPA > 25 min),
+        # and so does lowrank-ipm, whose dense iteration timed out at 600 s on 10 x 200.
         if big:
-            paths = [p for p in paths if p == "lipsdp/lowrank-ipm"]
+            paths = [p for p in paths if p == "lipsdp/banded-ipm"]
         print(f"\n== {net_name} (LMI side {side}) ==", flush=True)
         for path in paths:
             out = run(path, widths, args.budget_seconds, args.budget_mb)
@@ -154,7 +165,8 @@ def main() -> None:
             rows.append(out)
             nan = float("nan")
             print(f"  {path:<22} {out.get('time', nan):8.2f} s  {out.get('peak_mb', nan):8.0f} MB"
-                  f"  value {out.get('value', nan):.10g}  {out['status']}", flush=True)
+                  f"  value {out.get('value', nan):.10g}  gap {out.get('gap', nan):.1e}"
+                  f"  {out['status']}", flush=True)
     # Relative error to the best certified value, and speed-up against the fastest exact peer.
     for net_name in names:
         group = [r for r in rows if r["network"] == net_name]
@@ -166,22 +178,49 @@ def main() -> None:
         fastest = min(exact_peers, default=np.nan)
         for r in group:
             r["speedup_vs_fastest_peer"] = fastest / r["time"] if r.get("certified") else np.nan
-    print("\n| network | path | time [s] | peak MB | value (certified) | lower bound | rel. error "
-          "| speed-up vs fastest exact peer | status |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| network | path | time [s] | peak MB | value (certified) | lower bound | certified "
+          "gap | rel. error | speed-up vs fastest exact peer | status |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['network']} | {r['path']} | {r.get('time', np.nan):.2f} | "
               f"{r.get('peak_mb', np.nan):.0f} | {r.get('value', np.nan):.10g} | "
-              f"{r.get('lower', np.nan):.10g} | {r.get('rel_error', np.nan):.1e} | "
+              f"{r.get('lower', np.nan):.10g} | {r.get('gap', np.nan):.1e} | "
+              f"{r.get('rel_error', np.nan):.1e} | "
               f"{r.get('speedup_vs_fastest_peer', np.nan):.1f}x | {r['status']} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    keys = ["network", "side", "path", "time", "peak_mb", "objective", "value", "lower",
+    keys = ["network", "side", "path", "time", "peak_mb", "objective", "value", "lower", "gap",
             "certified", "rel_error", "speedup_vs_fastest_peer", "iterations", "status"]
     with open(args.out, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     print(f"\nwrote {args.out} (cpu count {os.cpu_count()})")
+
+
+def depth_curve(args) -> None:
+    """Time, iterations and time per iteration of banded-ipm against depth (width 100)."""
+    rows = []
+    print("| hidden layers | LMI side | time [s] | iterations | s / iteration | peak MB "
+          "| certified gap | status |")
+    print("|---|---|---|---|---|---|---|---|")
+    for depth in DEPTHS:
+        widths = [100] + [100] * depth + [10]
+        out = run("lipsdp/banded-ipm", widths, args.budget_seconds, args.budget_mb)
+        out.update(depth=depth, side=100 * (depth + 1))
+        rows.append(out)
+        nan = float("nan")
+        it = out.get("iterations", 0) or nan
+        print(f"| {depth} | {out['side']} | {out.get('time', nan):.1f} | {it} | "
+              f"{out.get('time', nan) / it:.2f} | {out.get('peak_mb', nan):.0f} | "
+              f"{out.get('gap', nan):.1e} | {out['status']} |", flush=True)
+    path = Path(args.out).with_name("bench_depth_curve.csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["depth", "side", "time", "iterations", "peak_mb",
+                                                "value", "gap", "status"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

@@ -243,6 +243,14 @@ class BandedStructure:
     dense: list = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        # Owner runs: where every variable's columns are one contiguous run that no chunk
+        # boundary splits, aggregating columns into variables is a segmented sum (reduceat)
+        # instead of a sparse product.
+        self.run_starts = np.concatenate([[0], np.flatnonzero(np.diff(self.owner)) + 1])
+        self.run_owner = self.owner[self.run_starts]
+        chunk_starts = {int(J[0]) for _, J in self.chunks}
+        self.runs_ok = (np.unique(self.run_owner).size == self.run_owner.size
+                        and chunk_starts <= set(self.run_starts.tolist()))
         self.units, self.dense = [], []
         for p in range(self.sizes.size):
             Up = self.U[p]
@@ -426,10 +434,20 @@ class BandedStructure:
             GW *= GZ
             GW *= lam[s0:, None]
             GW *= lamJ[None, :]
-            T = self.agg[:, s0:] @ GW  # (n, |J|)
-            M += (aJ @ T.T).T
-            if e0 < R:
-                Mt += (aJ @ (self.agg[:, e0:] @ GW[e0 - s0 :]).T).T
+            if self.runs_ok:
+                k0, k1 = np.searchsorted(self.run_starts, [s0, e0])
+                starts = self.run_starts[k0:] - s0
+                A = np.add.reduceat(GW, starts, axis=0)
+                A = np.add.reduceat(A, self.run_starts[k0:k1] - s0, axis=1)
+                rows, cols = self.run_owner[k0:], self.run_owner[k0:k1]
+                M[np.ix_(rows, cols)] += A
+                if k1 < self.run_starts.size:
+                    Mt[np.ix_(rows[k1 - k0 :], cols)] += A[k1 - k0 :]
+            else:
+                T = self.agg[:, s0:] @ GW  # (n, |J|)
+                M += (aJ @ T.T).T
+                if e0 < R:
+                    Mt += (aJ @ (self.agg[:, e0:] @ GW[e0 - s0 :]).T).T
         M += Mt.T
         return 0.5 * (M + M.T), aZ, aWRZ
 
