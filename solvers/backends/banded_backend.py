@@ -869,11 +869,14 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
     block = problem.blocks[0]
     F0 = st.F0()
 
-    # Initial point (SDPT3's recipe, as lowrank-ipm): Y = xi I, S = eta I, x = 0.
+    # Initial point Y = xi I, S = eta I, x = 0. SDPT3's recipe (xi >= max(10, sqrt(m), ...),
+    # eta >= 10) starts far too large for problems whose data are O(1), such as the balanced
+    # LipSDP LMI (whose dual has trace(Y_00) = 1): 24 iterations against 18 on 3 x 200 with
+    # xi = 0.1 and eta a tenth of SDPT3's. The smaller start is kept unless c or F is large.
     col_norms = np.sqrt(np.asarray(block.F.multiply(block.F).sum(axis=0)).ravel())
     f0_norm = max(np.sqrt(_tri_inner(F0, F0)), 1.0)
-    xi = max(10.0, np.sqrt(m), m * float(np.max((1 + np.abs(c)) / (1 + col_norms))))
-    eta = max(10.0, np.sqrt(m), max(f0_norm, float(col_norms.max(initial=0.0))) / np.sqrt(m))
+    xi = max(0.1, float(np.max(np.abs(c) / (1 + col_norms))))
+    eta = 0.1 * max(10.0, np.sqrt(m), max(f0_norm, float(col_norms.max(initial=0.0))) / np.sqrt(m))
     x = np.zeros(n)
     Y = st.identity(xi)
     S = st.identity(eta)
