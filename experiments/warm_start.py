@@ -1,10 +1,13 @@
-"""Does a closed-form warm start save SCS iterations?  Cold vs warm from ECLipsE-Fast (and from
-the best closed form) on seeded ReLU networks, through ``lipsdp.solve``.
+"""Does a warm start save SCS iterations?  Cold vs warm, on seeded ReLU networks, through
+``lipsdp.solve``, from three starting points:
 
-The SCS backend receives the closed form's point ``x`` only (its slack ``s = b - A x``, dual
-``y = 0``; see solvers/backends/scs_backend.py).
+* ``eclipse-fast`` and ``best``: a closed form's multipliers (SCS gets the primal point ``x``,
+  its slack ``s = b - A x`` and dual ``y = 0``; see solvers/backends/scs_backend.py);
+* ``previous``: the result of the same solve on the network before a small weight update
+  (relative size ``--step``, as one training step), whose dual ``Y`` the result keeps
+  (``res.info["warm_dual"]``), so SCS gets a full primal-dual start.
 
-Run:  python experiments/warm_start.py [--tol 1e-8] [--seeds 3]
+Run:  python experiments/warm_start.py [--tol 1e-8] [--seeds 3] [--step 1e-3]
 """
 
 from __future__ import annotations
@@ -26,13 +29,24 @@ def network(widths: list[int], seed: int) -> lipsdp.Network:
     ])
 
 
+def perturbed(net: lipsdp.Network, step: float, seed: int) -> lipsdp.Network:
+    """The network after a random update of relative size ``step`` in every weight matrix."""
+    rng = np.random.default_rng(1000 + seed)
+    return lipsdp.Network([
+        W + step * np.linalg.norm(W) / np.sqrt(W.size) * rng.standard_normal(W.shape)
+        for W in net.weights
+    ], net.slopes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tol", type=float, default=1e-8, help="SCS eps_abs = eps_rel")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--step", type=float, default=1e-3,
+                        help="relative size of the weight update before the 'previous' start")
     args = parser.parse_args()
     options = {"tol": args.tol, "max_iter": 100_000}
-    starts = ("eclipse-fast", "best")
+    starts = ("eclipse-fast", "best", "previous")
     print(f"SCS, tol={args.tol:g}; iterations (time in s); ratio = warm / cold\n")
     print("| network | seed | cold | " + " | ".join(f"warm {s}" for s in starts)
           + " | " + " | ".join(f"ratio {s}" for s in starts) + " |")
@@ -41,11 +55,14 @@ def main() -> None:
     time_ratios: dict[str, list[float]] = {s: [] for s in starts}
     for widths in WIDTHS:
         for seed in range(args.seeds):
-            net = network(widths, seed)
+            before = network(widths, seed)
+            previous = lipsdp.solve(before, solver="scs", options=options)
+            net = perturbed(before, args.step, seed)
             cold = lipsdp.solve(net, solver="scs", options=options)
             cells, rcells = [], []
             for s in starts:
-                warm = lipsdp.solve(net, solver="scs", options=options, warm_start=s)
+                start = previous if s == "previous" else s
+                warm = lipsdp.solve(net, solver="scs", options=options, warm_start=start)
                 r = warm.iterations / max(cold.iterations, 1)
                 ratios[s].append(r)
                 time_ratios[s].append(warm.solve_time / max(cold.solve_time, 1e-9))

@@ -157,6 +157,13 @@ def _solve_full(
     if warm_start is not None:
         rho0, t0 = warm_start  # type: ignore[misc]
         x0 = formulation.from_multipliers(rho0, t0)
+        dual = getattr(warm_start, "dual", None)
+        if dual is not None and np.shape(dual[1]) == formulation.scale.shape:
+            Y, mu = dual
+            x0 = solvers.SolverResult(
+                x=x0, status=solvers.Status.OPTIMAL,
+                dual=(formulation.scale_dual(Y),), info={"dual_nonneg": mu * formulation.scale},
+            )
     options = {**DEFAULT_OPTIONS.get(solver, {}), **options}
     anytime = None
     if solver in ANYTIME_BACKENDS:
@@ -212,6 +219,10 @@ def _solve_full(
         status = "optimal" if sres.status is solvers.Status.OPTIMAL else str(sres.status)
     else:
         status = res.status
+    if sres.dual and "dual_nonneg" in sres.info:
+        # For a later warm start (e.g. after a training step): the dual in -M's own scale.
+        info["warm_dual"] = (formulation.unscale_dual(sres.dual[0]),
+                             sres.info["dual_nonneg"] / formulation.scale)
     res = replace(res, status=status, objective=objective, published_value=res.value,
                   info={**res.info, **info}, **common)
     if status != "optimal":
@@ -231,10 +242,16 @@ class WarmStart(tuple):
     ``source`` (what it came from) for the fallback of a failed or stopped solve."""
 
     source: str
+    #: ``(Y, mu)`` of a previous LipSDP-Neuron/Layer solve, in the unscaled convention of
+    #: ``-M(rho, t)`` (``Y`` dense; ``mu`` the multipliers of ``t >= 0`` per unscaled variable),
+    #: or None. Backends that take a primal-dual start (SCS) use it with the multipliers.
+    dual: tuple | None = None
 
-    def __new__(cls, rho: float, multipliers: list[np.ndarray], source: str) -> WarmStart:
+    def __new__(cls, rho: float, multipliers: list[np.ndarray], source: str,
+                dual: tuple | None = None) -> WarmStart:
         self = super().__new__(cls, (rho, multipliers))
         self.source = source
+        self.dual = dual
         return self
 
 
@@ -254,8 +271,12 @@ def _warm_start_point(net: Network, warm_start: object) -> WarmStart | None:
     if isinstance(warm_start, LipschitzResult):
         if not warm_start.certified:
             raise ValueError("warm_start is an uncertified result; expected a certified one")
-        ts = [np.asarray(t, float) for t in warm_start.multipliers]
-        return WarmStart(warm_start.value**2, ts, warm_start.method)
+        ts = _as_multipliers(net, warm_start.multipliers, "warm_start.multipliers")
+        dual = warm_start.info.get("warm_dual")
+        side = min(net.widths[0], net.widths[1]) + net.n_neurons if net.n_hidden else 0
+        if dual is not None and np.shape(dual[0]) != (side, side):
+            dual = None  # another network's shape: the primal point alone
+        return WarmStart(warm_start.value**2, ts, warm_start.method, dual)
     ts = _as_multipliers(net, warm_start, "warm_start")
     # Multipliers t in the DOMAIN.md §2 convention: the smallest rho these exact t certify.
     # (Certifying t as a direction Lambda instead would pick another point on another ray.)

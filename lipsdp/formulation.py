@@ -56,6 +56,11 @@ class Formulation:
             return Y.scaled(d)
         return d[:, None] * Y * d[None, :]
 
+    def scale_dual(self, Y: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`unscale_dual` for a dense ``Y`` (a warm start's dual)."""
+        d = self.row_scale
+        return Y if d is None else Y / np.outer(d, d)
+
     def to_multipliers(self, x: np.ndarray) -> tuple[float, list[np.ndarray]]:
         v = self.scale * np.asarray(x, dtype=np.float64)
         rho, rest = float(v[0]), v[1:]

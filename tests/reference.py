@@ -9,7 +9,6 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 
-
 #: Tighter than CVXOPT's defaults (1e-7), which left the reference ~1e-7 below the optimum, under
 #: the proved lower bounds of the backends under test (where CVXOPT stalls, its defaults).
 REFERENCE_SETTINGS = {"CVXOPT": {"abstol": 1e-9, "reltol": 1e-9, "feastol": 1e-9}}

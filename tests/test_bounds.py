@@ -244,3 +244,37 @@ class TestWarmStartFallback:
         res = lipsdp.solve(net, solver="scs", warm_start="eclipse-fast")
         assert res.status == "optimal"
         assert res.value < lipsdp.closed_form(net, "eclipse-fast").value
+
+
+class TestPrimalDualWarmStart:
+    """A previous result carries its dual, so SCS gets a primal-dual start after a weight update."""
+
+    def test_result_keeps_its_dual_in_the_unscaled_convention(self, rng):
+        W = random_weights(rng, [5, 8, 8, 2])
+        res = lipsdp.solve(W, solver="clarabel")
+        Y, mu = res.info["warm_dual"]
+        side = 5 + 16
+        assert Y.shape == (side, side)
+        assert mu.shape == (1 + 16,)
+        assert np.linalg.eigvalsh(Y)[0] >= -1e-8 * np.abs(Y).max()
+
+    def test_warm_start_from_a_previous_result_saves_scs_iterations(self, rng):
+        W = random_weights(rng, [8, 16, 16, 16, 4])
+        options = {"tol": 1e-8, "max_iter": 100_000}
+        before = lipsdp.solve(W, solver="scs", options=options)
+        W2 = [w + 1e-3 * np.linalg.norm(w) / np.sqrt(w.size) * rng.standard_normal(w.shape)
+              for w in W]
+        cold = lipsdp.solve(W2, solver="scs", options=options)
+        warm = lipsdp.solve(W2, solver="scs", options=options, warm_start=before)
+        assert warm.certified
+        assert warm.status == "optimal"
+        assert warm.value == pytest.approx(cold.value, rel=1e-4)
+        assert warm.iterations < cold.iterations
+
+    def test_a_dual_of_another_shape_is_ignored(self, rng):
+        before = lipsdp.solve(random_weights(rng, [5, 8, 2]), solver="clarabel")
+        other = lipsdp.Network(random_weights(rng, [5, 8, 8, 2]))
+        res = lipsdp.solve(other, solver="scs", warm_start=lipsdp.closed_form(other, "naive"))
+        assert res.certified
+        with pytest.raises(ValueError, match="warm_start"):
+            lipsdp.solve(other, solver="scs", warm_start=before)
