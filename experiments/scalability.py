@@ -41,7 +41,7 @@ import lipsdp
 import solvers
 
 #: Faster backends first: the one that runs the 20 x 100 network is the first installed.
-FASTEST_FIRST = ("lowrank-ipm", "cvxpy:CVXOPT", "cvxpy:MOSEK", "scs", "clarabel")
+FASTEST_FIRST = ("banded-ipm", "lowrank-ipm", "cvxpy:CVXOPT", "cvxpy:MOSEK", "scs", "clarabel")
 CLARABEL_MAX_WIDTH = 60
 #: With --quick, only these closed forms (where they exist); ``best`` is the family's minimum.
 QUICK_CLOSED_FORMS = ("naive", "eclipse-fast", "best")

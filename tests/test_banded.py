@@ -149,8 +149,8 @@ def test_a_pattern_outside_the_partition_is_not_applicable():
     block = LMIBlock(F0=F0, F=sp.csc_matrix(np.eye(3).reshape(9, 1)), partition=(1, 1, 1))
     problem = LMIProblem(c=np.ones(1), blocks=(block,))
     # Merged into one block, the partition is trivially valid; kept as given, it is not.
-    assert solvers.solve(problem, "banded-ipm").ok
-    res = solvers.solve(problem, "banded-ipm", options={"block_target": 0})
+    assert solvers.solve(problem, "banded-ipm", options={"block_target": 3}).ok
+    res = solvers.solve(problem, "banded-ipm")
     assert res.status is Status.ERROR
     assert "not block tridiagonal" in res.info["message"]
     assert np.isnan(res.x).all()
