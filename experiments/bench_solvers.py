@@ -135,7 +135,8 @@ def main() -> None:
     parser.add_argument("--budget-mb", type=int, default=20_000)
     parser.add_argument("--out", default="experiments/results/bench_solvers.csv")
     parser.add_argument("--depth-curve", action="store_true",
-                        help="banded-ipm on 100-100xL-10 for L in DEPTHS, then stop")
+                        help="banded-ipm on 100-100xL-10 for L in --depths, then stop")
+    parser.add_argument("--depths", nargs="*", type=int, default=list(DEPTHS))
     args = parser.parse_args()
     if args.depth_curve:
         depth_curve(args)
@@ -203,7 +204,7 @@ def depth_curve(args) -> None:
     print("| hidden layers | LMI side | time [s] | iterations | s / iteration | peak MB "
           "| certified gap | status |")
     print("|---|---|---|---|---|---|---|---|")
-    for depth in DEPTHS:
+    for depth in args.depths:
         widths = [100] + [100] * depth + [10]
         out = run("lipsdp/banded-ipm", widths, args.budget_seconds, args.budget_mb)
         out.update(depth=depth, side=100 * (depth + 1))

@@ -154,3 +154,15 @@ def test_a_pattern_outside_the_partition_is_not_applicable():
     assert res.status is Status.ERROR
     assert "not block tridiagonal" in res.info["message"]
     assert np.isnan(res.x).all()
+
+
+def test_repair_root_never_returns_a_violated_scaling():
+    """A constraint violated at d = 1 by rounding only is met by the returned scaling (the
+    repair of a 20-layer dual failed its own re-check when it returned 1 here)."""
+    from lipsdp.dual import _largest_root
+
+    A, B, C = 1.0, 1.0 - 1.2e-13, 0.0
+    assert A - B + C > 0
+    d = _largest_root(A, B, C)
+    assert A * d * d - B * d + C <= 0
+    assert _largest_root(1.0, 2.0, 0.0) == 1.0

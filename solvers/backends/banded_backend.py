@@ -21,15 +21,24 @@ a dense ``m x m`` matrix in its Newton system:
   ``M_ij = tr(F_i Y^ F_j S^{-1}) = sum_ab lam_a lam_b (u_a^T Y^ u_b)(u_a^T S^{-1} u_b)``, is built
   one chunk of factor columns at a time from block-tridiagonal solves, and only the pattern part
   of ``Y^ dS S^{-1}`` is kept for the dual step. Mehrotra's predictor-corrector sets the centring.
-* Step lengths come from block Cholesky tests (``S``) and clique Cholesky tests (``Y_E``).
+* Step lengths: the distance to the boundary is estimated by a few Lanczos steps on
+  ``L^{-1} dS L^{-T}`` (and per clique for ``Y_E``), then verified by a block Cholesky test
+  (clique Cholesky tests for ``Y_E``) and shortened until it passes.
+* The dual is also returned on its pattern, ``info["dual_banded"]`` (a
+  :class:`~solvers.problem.BandedMatrix`): exact, ``O(sum n_p^2)`` memory, and any PSD
+  completion of it is a dual matrix. ``dual`` holds the dense completion up to side
+  ``DENSE_DUAL_MAX_SIDE``.
 
-Infeasible start (``x = 0``, ``S`` and ``Y`` multiples of the identity), as SDPT3; ``warm_start``
-is ignored. The returned dual is the dense completion ``Y^`` (``O(m^2)`` memory, computed once at
-the end, or when a callback reads ``info["dual"]``).
+Infeasible start (``x = 0``, ``S`` and ``Y`` multiples of the identity); ``warm_start`` is
+ignored. Problems without a partition or factors are accepted too (several blocks are merged
+into one block-diagonal LMI; missing factors come from an eigendecomposition of each
+coefficient), so the backend solves every problem of the standard form.
 
 Options: ``tol`` (default 1e-8: relative gap and relative primal/dual infeasibility),
-``max_iter`` (default 100), ``time_limit``, ``verbose``, and ``callback(x, info) -> bool``
-called after every iteration; returning True stops the solve with ``OPTIMAL_INACCURATE``.
+``max_iter`` (default 100), ``time_limit``, ``verbose``, ``block_target`` (merge consecutive
+partition blocks up to this many rows; default 0, none), and ``callback(x, info) -> bool``
+called after every iteration (``info["dual_banded"]`` is the current dual on its pattern);
+returning True stops the solve with ``OPTIMAL_INACCURATE``.
 
 References
 ----------
@@ -583,20 +592,6 @@ def _step_to_boundary(lam_min: float, ok: Callable[[float], bool], cap: float,
     return 0.0
 
 
-def _max_step(ok: Callable[[float], bool], cap: float = 1.0, frac: float = 0.995) -> float:
-    """About the largest ``a <= cap`` with ``ok(a / frac)``, by bisection (``ok(0)`` holds)."""
-    if ok(cap / frac):
-        return cap
-    lo, hi = 0.0, cap / frac
-    for _ in range(14):
-        mid = 0.5 * (lo + hi)
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo * frac
-
-
 def _max_step_vec(v: np.ndarray, dv: np.ndarray) -> float:
     neg = dv < 0
     return float(min(1e3, np.min(-v[neg] / dv[neg]))) if np.any(neg) else 1e3
@@ -629,15 +624,6 @@ def _dense_completion(st: BandedStructure, Y: Tri) -> np.ndarray:
     return W
 
 
-def _pattern(st: BandedStructure, Z: list[np.ndarray]) -> Tri:
-    o = st.offsets
-    diag = [Z[p][:, o[p] : o[p + 1]] for p in range(st.sizes.size)]
-    sub: list[np.ndarray | None] = [None] + [
-        Z[p][:, o[p - 1] : o[p]] for p in range(1, st.sizes.size)
-    ]
-    return [0.5 * (d + d.T) for d in diag], sub
-
-
 class _Newton:
     """One iteration's factorisations and the HKM directions built from them (internal)."""
 
@@ -648,7 +634,7 @@ class _Newton:
         self.Rp, self.rp_lp, self.rd, self.aY, self.aZ, self.aWRZ = Rp, rp_lp, rd, aY, aZ, aWRZ
         self.Gm, self.dsc, self.nn = Gm, dsc, nn
         self.Z = facS.inverse_rows()  # dense S^{-1} as row blocks
-        self.PZ = _pattern(st, self.Z)
+        self.PZ = _sym_pattern(st, self.Z)
 
     def direction(self, sigma_mu: float, g_lp: np.ndarray, second: Tri | None):
         """HKM direction for ``G = sigma_mu Z - Y^ - second``; also returns ``K = Y^ dS Z`` and
