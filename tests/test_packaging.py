@@ -3,8 +3,9 @@ so a package missing from pyproject.toml would only fail for a user)."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
