@@ -39,6 +39,7 @@ __all__ = [
     "COMMON_OPTIONS",
     "CommonOptions",
     "ConicForm",
+    "backend_options",
     "build_conic_form",
     "failed_result",
     "split_options",
@@ -134,6 +135,24 @@ def split_options(options: Mapping[str, object] | None) -> tuple[CommonOptions, 
             raise TypeError(f"options has key {key!r}; expected string keys")
     common = CommonOptions(**{k: options[k] for k in COMMON_OPTIONS if k in options})
     rest = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
+    return common, rest
+
+
+def backend_options(
+    options: Mapping[str, object] | None, name: str, allowed: tuple[str, ...]
+) -> tuple[CommonOptions, dict]:
+    """:func:`split_options` for a backend whose own settings are ``allowed``: an unknown key is
+    a ``ValueError`` naming the backend, and ``callback``, if given, must be callable."""
+    common, rest = split_options(options)
+    unknown = sorted(set(rest) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"options {unknown} are not {name} settings; expected the common options "
+            f"(tol, max_iter, time_limit, verbose) or {list(allowed)}"
+        )
+    callback = rest.get("callback")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"options['callback'] is {type(callback).__name__}; expected a callable")
     return common, rest
 
 

@@ -63,7 +63,8 @@ from scipy.linalg import blas, lapack
 from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from solvers.backends import failed_result, split_options
+from solvers.backends import backend_options, failed_result
+from solvers.backends.ipm_backend import _factor_columns, _max_step_vec
 from solvers.problem import BandedMatrix, LMIBlock, LMIProblem, LowRank
 from solvers.result import SolverResult, Status
 
@@ -592,11 +593,6 @@ def _step_to_boundary(lam_min: float, ok: Callable[[float], bool], cap: float,
     return 0.0
 
 
-def _max_step_vec(v: np.ndarray, dv: np.ndarray) -> float:
-    neg = dv < 0
-    return float(min(1e3, np.min(-v[neg] / dv[neg]))) if np.any(neg) else 1e3
-
-
 class _LazyDual(Sequence):
     """``(Y,)`` computed when first read: the dense completion is ``O(m^2)`` memory."""
 
@@ -751,8 +747,6 @@ def _single_block(problem: LMIProblem) -> LMIBlock:
     A block without a ``partition`` is one part; one without ``lowrank`` factors gets them from
     an eigendecomposition of each coefficient on its support (as lowrank-ipm does).
     """
-    from solvers.backends.ipm_backend import _factor_columns
-
     parts, Us, Ds, owners, F0s, Fs = [], [], [], [], [], []
     for block in problem.blocks:
         parts.extend(block.partition or (block.size,))
@@ -792,16 +786,8 @@ def _single_block(problem: LMIProblem) -> LMIBlock:
 def solve(problem: LMIProblem, options: dict, warm_start: object = None) -> SolverResult:
     """Solve ``problem`` by the chordal HKM method (see the module docstring)."""
     del warm_start  # documented: ignored
-    common, rest = split_options(options)
-    unknown = sorted(set(rest) - set(_OPTIONS))
-    if unknown:
-        raise ValueError(
-            f"options {unknown} are not {NAME} settings; expected the common options "
-            f"(tol, max_iter, time_limit, verbose) or {list(_OPTIONS)}"
-        )
+    common, rest = backend_options(options, NAME, _OPTIONS)
     callback = rest.get("callback")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"options['callback'] is {type(callback).__name__}; expected a callable")
     target = rest.get("block_target", BLOCK_TARGET)
     if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or target < 0:
         raise ValueError(f"options['block_target'] is {target!r}; expected an integer >= 0")

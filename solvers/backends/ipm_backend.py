@@ -45,7 +45,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from solvers.backends import failed_result, split_options
+from solvers.backends import backend_options, failed_result
 from solvers.problem import LMIBlock, LMIProblem
 from solvers.result import SolverResult, Status
 
@@ -204,16 +204,8 @@ def _sym(A: np.ndarray) -> np.ndarray:
 def solve(problem: LMIProblem, options: dict, warm_start: object = None) -> SolverResult:
     """Solve ``problem`` by the structured interior-point method (see the module docstring)."""
     del warm_start  # documented: ignored
-    common, rest = split_options(options)
-    unknown = sorted(set(rest) - set(_OPTIONS))
-    if unknown:
-        raise ValueError(
-            f"options {unknown} are not {NAME} settings; expected the common options "
-            f"(tol, max_iter, time_limit, verbose) or {list(_OPTIONS)}"
-        )
+    common, rest = backend_options(options, NAME, _OPTIONS)
     callback = rest.get("callback")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"options['callback'] is {type(callback).__name__}; expected a callable")
     gamma = rest.get("step_fraction")  # None: adaptive, 0.9 + 0.09 min(a_p, a_d) as in SDPT3
     if gamma is not None and not 0.5 <= float(gamma) < 1.0:
         raise ValueError(f"options['step_fraction'] is {gamma}; expected a number in [0.5, 1)")
