@@ -166,3 +166,28 @@ def test_repair_root_never_returns_a_violated_scaling():
     d = _largest_root(A, B, C)
     assert A * d * d - B * d + C <= 0
     assert _largest_root(1.0, 2.0, 0.0) == 1.0
+
+
+def test_numerical_failure_returns_the_last_iterate(rng, monkeypatch):
+    """A Schur factorisation that fails mid-solve ends it with the last iterate and a status
+    that says so, not an exception or a nan point; lipsdp then returns its best certified
+    iterate."""
+    net = lipsdp.Network(random_weights(rng, [5, 10, 10, 2]))
+    problem = with_lowrank(build_full(net), net).problem
+    calls = {"n": 0}
+    original = bb._factor_schur
+
+    def failing(Ms, threads):
+        calls["n"] += 1
+        return None if calls["n"] == 8 else original(Ms, threads)
+
+    monkeypatch.setattr(bb, "_factor_schur", failing)
+    res = solvers.solve(problem, "banded-ipm")
+    assert res.status is Status.NUMERICAL_ERROR  # far from optimal at iteration 8
+    assert res.native_status == "linear_algebra_failure"
+    assert res.iterations == 8
+    assert np.all(np.isfinite(res.x))
+    calls["n"] = 0
+    out = lipsdp.solve(net, solver="banded-ipm")
+    assert out.certified
+    assert "best certified iterate" in out.status

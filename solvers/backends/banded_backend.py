@@ -904,51 +904,60 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
                 status, native = Status.OPTIMAL_INACCURATE, "stopped_by_callback"
                 break
 
-        # Once the primal residual is at rounding level, S is reset to F0 + A(x) itself: the
-        # iterates then stay exactly primal feasible and the Rp terms vanish.
-        facS = None
-        if pinf < 1e-12:
-            facS = _factor(*Ax)
-            if facS is not None:
-                S, Rp = Ax, None
-                if np.all(x[nn] > 0):
-                    s, rp_lp = x[nn].copy(), np.zeros(nn.size)
-        if facS is None:
-            facS = _factor(*S)
-        cliques = _cliques(Y)
-        Winv = _completion_inverse(Y, cliques) if cliques is not None else None
-        facW = _factor(*Winv) if Winv is not None else None
-        if facS is None or facW is None:
-            raise np.linalg.LinAlgError("an iterate lost positive definiteness")
-        M, aZ, aWRZ = st.schur(facS, facW, Rp)
-        M[nn, nn] += z / s
-        dsc = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
-        Ms = M * dsc[:, None] * dsc[None, :]
-        Ms[np.diag_indices(n)] += 1e-14
-        Gm = _factor_schur(Ms, threads)
-        if Gm is None:
-            raise np.linalg.LinAlgError("Schur matrix is not positive definite")
-        newton = _Newton(st, facS, facW, cliques, S, Y, z, s, Rp, rp_lp, rd, aY, aZ, aWRZ,
-                         Gm, dsc, nn)
-        # Predictor (affine scaling, sigma = 0).
-        dx, dS, dY, ds, dz, K, VZ = newton.direction(0.0, -z, None)
-        a_p, a_d = newton.steps(dS, dY, ds, dz)
-        mu_aff = (_tri_inner(_tri_lin(1.0, Y, a_d, dY), _tri_lin(1.0, S, a_p, dS))
-                  + (z + a_d * dz) @ (s + a_p * ds)) / nu
-        sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
-        # Corrector: centring plus the second-order term dY_aff dS_aff Z (pattern part).
-        second = newton.second_order(K, VZ)
-        g_lp = sigma * mu / s - z - dz * ds / s
-        dx, dS, dY, ds, dz, _, _ = newton.direction(sigma * mu, g_lp, second)
-        frac = 0.9 + 0.09 * min(1.0, a_p, a_d)
-        a_p, a_d = newton.steps(dS, dY, ds, dz, frac=frac)
-        x = x + a_p * dx
-        S = _tri_lin(1.0, S, a_p, dS)
-        s = s + a_p * ds
-        Y = _tri_lin(1.0, Y, a_d, dY)
-        z = z + a_d * dz
-        if not (np.all(np.isfinite(x)) and np.isfinite(mu)):
-            raise FloatingPointError("non-finite iterate")
+        def step(pinf=pinf, Ax=Ax, x=x, S=S, Rp=Rp, s=s, rp_lp=rp_lp, Y=Y, z=z, rd=rd, aY=aY,
+                 mu=mu):
+            """One predictor-corrector step from the current iterate (bound as defaults)."""
+            # Once the primal residual is at rounding level, S is reset to F0 + A(x) itself: the
+            # iterates then stay exactly primal feasible and the Rp terms vanish.
+            facS = None
+            if pinf < 1e-12:
+                facS = _factor(*Ax)
+                if facS is not None:
+                    S, Rp = Ax, None
+                    if np.all(x[nn] > 0):
+                        s, rp_lp = x[nn].copy(), np.zeros(nn.size)
+            if facS is None:
+                facS = _factor(*S)
+            cliques = _cliques(Y)
+            Winv = _completion_inverse(Y, cliques) if cliques is not None else None
+            facW = _factor(*Winv) if Winv is not None else None
+            if facS is None or facW is None:
+                raise np.linalg.LinAlgError("an iterate lost positive definiteness")
+            M, aZ, aWRZ = st.schur(facS, facW, Rp)
+            M[nn, nn] += z / s
+            dsc = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
+            Ms = M * dsc[:, None] * dsc[None, :]
+            Ms[np.diag_indices(n)] += 1e-14
+            Gm = _factor_schur(Ms, threads)
+            if Gm is None:
+                raise np.linalg.LinAlgError("Schur matrix is not positive definite")
+            newton = _Newton(st, facS, facW, cliques, S, Y, z, s, Rp, rp_lp, rd, aY, aZ, aWRZ,
+                             Gm, dsc, nn)
+            # Predictor (affine scaling, sigma = 0).
+            dx, dS, dY, ds, dz, K, VZ = newton.direction(0.0, -z, None)
+            a_p, a_d = newton.steps(dS, dY, ds, dz)
+            mu_aff = (_tri_inner(_tri_lin(1.0, Y, a_d, dY), _tri_lin(1.0, S, a_p, dS))
+                      + (z + a_d * dz) @ (s + a_p * ds)) / nu
+            sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
+            # Corrector: centring plus the second-order term dY_aff dS_aff Z (pattern part).
+            second = newton.second_order(K, VZ)
+            g_lp = sigma * mu / s - z - dz * ds / s
+            dx, dS, dY, ds, dz, _, _ = newton.direction(sigma * mu, g_lp, second)
+            frac = 0.9 + 0.09 * min(1.0, a_p, a_d)
+            a_p, a_d = newton.steps(dS, dY, ds, dz, frac=frac)
+            x_new = x + a_p * dx
+            if not (np.all(np.isfinite(x_new)) and np.isfinite(mu)):
+                raise FloatingPointError("non-finite iterate")
+            return (x_new, _tri_lin(1.0, S, a_p, dS), s + a_p * ds, _tri_lin(1.0, Y, a_d, dY),
+                    z + a_d * dz, a_p, a_d)
+
+        try:
+            x, S, s, Y, z, a_p, a_d = step()
+        except (np.linalg.LinAlgError, FloatingPointError) as exc:
+            # Numerical trouble ends the solve with the last iterate and a status that says so.
+            logger.warning("%s: numerical failure at iteration %d: %s", NAME, it, exc)
+            status, native = Status.NUMERICAL_ERROR, "linear_algebra_failure"
+            break
         if max(a_p, a_d) < 1e-8:
             status, native = Status.NUMERICAL_ERROR, "stalled"
             break
