@@ -123,6 +123,26 @@ class _Terms:
     output_gram: np.ndarray  # W_l^T W_l, enters -M on block l with a minus sign
 
 
+def _reference_point(net: Network) -> tuple[float, list[np.ndarray]]:
+    """A feasible ``(rho, t)`` that sets the variables' scales: ECLipsE-Fast's where it
+    certifies with positive multipliers (its rho is far closer to the optimum than the naive
+    bound's: on 10 x 100 the naive-scaled optimum was 4e-4, and the solver spent a third of its
+    iterations there), else the naive point (always available, positive)."""
+    from .closed_form import closed_form
+
+    if all(a * b >= 0 for a, b in net.slopes):
+        try:
+            res = closed_form(net, "eclipse-fast")
+        except (ValueError, np.linalg.LinAlgError):
+            res = None
+        if res is not None and res.certified and res.value > 0 and all(
+            np.all(np.isfinite(t)) and np.all(t > 0) for t in res.multipliers
+        ):
+            return res.value**2, [np.asarray(t, dtype=float) for t in res.multipliers]
+    rho_ref = max(naive_bound(net), np.finfo(float).tiny) ** 2
+    return rho_ref, [0.5 * rho_ref * lam for lam in naive_directions(net)]
+
+
 def _lmi_terms(net: Network, multipliers: str) -> _Terms:
     """Coefficients of ``-M(rho, t)`` (DOMAIN.md §2) after the input compression of §8."""
     if net.n_hidden == 0:
@@ -134,9 +154,7 @@ def _lmi_terms(net: Network, multipliers: str) -> _Terms:
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
     # Reference scales from the naive feasible point (always available, positive).
-    lams = naive_directions(net)
-    rho_ref = max(naive_bound(net), np.finfo(float).tiny) ** 2
-    t_ref = [0.5 * rho_ref * lam for lam in lams]
+    rho_ref, t_ref = _reference_point(net)
 
     rows_all, cols_all, var_all, vals_all = [], [], [], []
     # rho: +I on the (compressed) input block.
