@@ -6,8 +6,9 @@ Standard form (see :mod:`solvers.problem`)::
     subject to  F0^k + sum_i x_i F_i^k  is positive semidefinite, for every block k,
                 x_i >= 0                                        where nonneg[i].
 
-One backend per module under :mod:`solvers.backends` (Clarabel, SCS, and any SDP solver of
-cvxpy), one result type, one status vocabulary, a registry of backend names, and
+One backend per module under :mod:`solvers.backends` (Clarabel, SCS, any SDP solver of cvxpy,
+and two structured interior-point methods: ``banded-ipm`` for block-tridiagonal LMIs with
+low-rank coefficients, ``lowrank-ipm`` for low-rank coefficients), one result type, one status vocabulary, a registry of backend names, and
 :func:`solve_many` for many problems in parallel through joblib.
 
 Importing this package imports no solver and has no side effects; backends are imported when a
