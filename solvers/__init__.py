@@ -8,8 +8,9 @@ Standard form (see :mod:`solvers.problem`)::
 
 One backend per module under :mod:`solvers.backends` (Clarabel, SCS, any SDP solver of cvxpy,
 and two structured interior-point methods: ``banded-ipm`` for block-tridiagonal LMIs with
-low-rank coefficients, ``lowrank-ipm`` for low-rank coefficients), one result type, one status vocabulary, a registry of backend names, and
-:func:`solve_many` for many problems in parallel through joblib.
+low-rank coefficients, ``lowrank-ipm`` for low-rank coefficients), one result type, one status
+vocabulary, a registry of backend names, and :func:`solve_many` for many problems in parallel
+through joblib.
 
 Importing this package imports no solver and has no side effects; backends are imported when a
 problem is solved.  (An unrelated PyPI distribution is also called ``solvers``; this package is
