@@ -861,6 +861,7 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
     it = 0
     gap = pinf = dinf = np.inf
     pobj = dobj = np.nan
+    a_p = a_d = 0.0
     for it in range(1, max_iter + 1):
         Ax = st.matrix_blocks(x)
         Rp = _tri_lin(1.0, Ax, -1.0, S)
@@ -876,8 +877,9 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
         pinf = np.sqrt(_tri_inner(Rp, Rp) + rp_lp @ rp_lp) / norm_F0
         dinf = np.linalg.norm(rd) / norm_c
         if verbose:
-            logger.info("%s it %3d  pobj %.10e  dobj %.10e  gap %.2e  pinf %.2e  dinf %.2e",
-                        NAME, it, pobj, dobj, gap, pinf, dinf)
+            logger.info("%s it %3d  pobj %.10e  dobj %.10e  gap %.2e  pinf %.2e  dinf %.2e"
+                        "  mu %.2e  steps %.3f %.3f", NAME, it, pobj, dobj, gap, pinf, dinf, mu,
+                        a_p, a_d)
         if gap < tol and pinf < tol and dinf < tol:
             status, native = Status.OPTIMAL, "solved"
             break
