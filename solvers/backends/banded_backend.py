@@ -53,8 +53,10 @@ Found. Trends Optim. 1 (2015). C. Helmberg, F. Rendl, R. Vanderbei, H. Wolkowicz
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -406,61 +408,87 @@ class BandedStructure:
                 v[self.cols[p][ip]] += 2.0 * cross
         return self.agg @ (self.lam * v)
 
-    def schur(self, facS: _Factor, facW: _Factor, Rp: Tri | None) -> tuple:
+    def schur(self, facS: _Factor, facW: _Factor, Rp: Tri | None, workers: int = 1) -> tuple:
         """HKM Schur matrix ``[tr(F_i W F_j Z)]``, ``A^*(Z)`` and ``A^*(W Rp Z)``.
 
         ``Z = S^{-1}`` and ``W = Y^`` are given by block-bidiagonal factors of ``S`` and ``W^{-1}``.
+        The chunks of factor columns are independent; ``workers > 1`` runs them on that many
+        threads (NumPy's kernels release the GIL; each chunk writes its own columns of ``M``).
         """
-        n, R = self.n_vars, self.lam.size
+        n = self.n_vars
         M = np.zeros((n, n))
-        aZ = np.zeros(n)
-        aWRZ = np.zeros(n)
-        lam = self.lam
-        P = self.sizes.size
         Mt = np.zeros((n, n))  # strictly-later chunk rows only, transposed in at the end
-        for first, J in self.chunks:
-            rhs: list[np.ndarray | None] = [None] * P
-            for p in (first, first + 1):
-                if p < P:
-                    where = self.pos[p][J]
-                    if np.any(where >= 0):
-                        B = np.zeros((self.sizes[p], J.size))
-                        ok = where >= 0
-                        B[:, ok] = self.U[p][:, where[ok]]
-                        rhs[p] = B
-            # Only the pairs (a, b) with a in this chunk or a later one: the rest by symmetry.
-            # (The term with Rp needs every row block.)
-            stop = first if Rp is None else 0
-            XZ = facS.solve(rhs, first, stop=stop)
-            XW = facW.solve(rhs, first, stop=stop)
-            s0, e0 = int(J[0]), int(J[-1]) + 1
-            GZ = self.gram_rows(XZ, np.zeros((R, J.size)))[s0:]
-            GW = self.gram_rows(XW, np.zeros((R, J.size)))[s0:]
-            lamJ = lam[J]
-            aJ = self.agg[:, J]
-            aZ += aJ @ (lamJ * GZ[np.arange(J.size), np.arange(J.size)])
-            if Rp is not None:
-                RX = _tri_apply_blocks(Rp, XZ)
-                aWRZ += aJ @ (lamJ * sum(np.einsum("ij,ij->j", XW[p], RX[p]) for p in range(P)))
-            GW *= GZ
-            GW *= lam[s0:, None]
-            GW *= lamJ[None, :]
-            if self.runs_ok:
-                k0, k1 = np.searchsorted(self.run_starts, [s0, e0])
-                starts = self.run_starts[k0:] - s0
-                A = np.add.reduceat(GW, starts, axis=0)
-                A = np.add.reduceat(A, self.run_starts[k0:k1] - s0, axis=1)
-                rows, cols = self.run_owner[k0:], self.run_owner[k0:k1]
-                M[np.ix_(rows, cols)] += A
-                if k1 < self.run_starts.size:
-                    Mt[np.ix_(rows[k1 - k0 :], cols)] += A[k1 - k0 :]
-            else:
-                T = self.agg[:, s0:] @ GW  # (n, |J|)
-                M += (aJ @ T.T).T
-                if e0 < R:
-                    Mt += (aJ @ (self.agg[:, e0:] @ GW[e0 - s0 :]).T).T
+        # Largest first (a chunk's solves run from its first block to the end).
+        chunks = sorted(self.chunks, key=lambda ch: ch[0])
+        lock = threading.Lock()
+
+        def run(chunk):
+            return self._schur_chunk(chunk, facS, facW, Rp, M, Mt, lock)
+
+        if workers > 1 and len(chunks) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                parts = list(pool.map(run, chunks))
+        else:
+            parts = [run(ch) for ch in chunks]
+        aZ = sum(p[0] for p in parts)
+        aWRZ = sum(p[1] for p in parts)
         M += Mt.T
         return 0.5 * (M + M.T), aZ, aWRZ
+
+    def _schur_chunk(self, chunk, facS, facW, Rp, M, Mt, lock) -> tuple:
+        """One chunk's share of :meth:`schur`: its columns of ``M`` (and of ``Mt``) are written
+        in place, ``A^*(Z)`` and ``A^*(W Rp Z)`` returned."""
+        first, J = chunk
+        n, R = self.n_vars, self.lam.size
+        lam = self.lam
+        P = self.sizes.size
+        aZ = np.zeros(n)
+        aWRZ = np.zeros(n)
+        rhs: list[np.ndarray | None] = [None] * P
+        for p in (first, first + 1):
+            if p < P:
+                where = self.pos[p][J]
+                if np.any(where >= 0):
+                    B = np.zeros((self.sizes[p], J.size))
+                    ok = where >= 0
+                    B[:, ok] = self.U[p][:, where[ok]]
+                    rhs[p] = B
+        # Only the pairs (a, b) with a in this chunk or a later one: the rest by symmetry.
+        # (The term with Rp needs every row block.)
+        stop = first if Rp is None else 0
+        XZ = facS.solve(rhs, first, stop=stop)
+        XW = facW.solve(rhs, first, stop=stop)
+        s0, e0 = int(J[0]), int(J[-1]) + 1
+        GZ = self.gram_rows(XZ, np.zeros((R, J.size)))[s0:]
+        GW = self.gram_rows(XW, np.zeros((R, J.size)))[s0:]
+        lamJ = lam[J]
+        aJ = self.agg[:, J]
+        aZ += aJ @ (lamJ * GZ[np.arange(J.size), np.arange(J.size)])
+        if Rp is not None:
+            RX = _tri_apply_blocks(Rp, XZ)
+            aWRZ += aJ @ (lamJ * sum(np.einsum("ij,ij->j", XW[p], RX[p]) for p in range(P)))
+        GW *= GZ
+        GW *= lam[s0:, None]
+        GW *= lamJ[None, :]
+        if self.runs_ok:
+            # This chunk's variables own these columns of M and Mt: no other chunk writes them.
+            k0, k1 = np.searchsorted(self.run_starts, [s0, e0])
+            starts = self.run_starts[k0:] - s0
+            A = np.add.reduceat(GW, starts, axis=0)
+            A = np.add.reduceat(A, self.run_starts[k0:k1] - s0, axis=1)
+            rows, cols = self.run_owner[k0:], self.run_owner[k0:k1]
+            M[np.ix_(rows, cols)] += A
+            if k1 < self.run_starts.size:
+                Mt[np.ix_(rows[k1 - k0 :], cols)] += A[k1 - k0 :]
+        else:
+            T = self.agg[:, s0:] @ GW  # (n, |J|)
+            upd = (aJ @ T.T).T
+            updt = (aJ @ (self.agg[:, e0:] @ GW[e0 - s0 :]).T).T if e0 < R else None
+            with lock:
+                M += upd
+                if updt is not None:
+                    Mt += updt
+        return aZ, aWRZ
 
     def identity(self, value: float) -> Tri:
         return ([value * np.eye(n) for n in self.sizes],
@@ -919,7 +947,7 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
             facW = _factor(*Winv) if Winv is not None else None
             if facS is None or facW is None:
                 raise np.linalg.LinAlgError("an iterate lost positive definiteness")
-            M, aZ, aWRZ = st.schur(facS, facW, Rp)
+            M, aZ, aWRZ = st.schur(facS, facW, Rp, workers=threads)
             M[nn, nn] += z / s
             dsc = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
             Ms = M * dsc[:, None] * dsc[None, :]
