@@ -268,3 +268,27 @@ def failed_result(
         native_status=native_status,
         info={"message": message} if message else {},
     )
+
+
+def crashed_result(
+    problem: LMIProblem,
+    exc: BaseException,
+    *,
+    solver: str,
+    phase: str,
+    setup_time: float = 0.0,
+    solve_time: float = 0.0,
+) -> SolverResult:
+    """The result of a solver that raised ``exc`` in ``phase`` (``"setup"`` or ``"solve"``):
+    logged (the traceback at DEBUG) and turned into an ``ERROR`` status, never re-raised."""
+    logger.warning("%s %s failed: %s", solver, phase, exc)
+    logger.debug("%s %s traceback", solver, phase, exc_info=exc)
+    return failed_result(
+        problem,
+        Status.ERROR,
+        solver=solver,
+        native_status=type(exc).__name__,
+        message=str(exc),
+        setup_time=setup_time,
+        solve_time=solve_time,
+    )

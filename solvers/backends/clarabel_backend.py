@@ -32,7 +32,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from solvers.backends import build_conic_form, failed_result, split_options
+from solvers.backends import build_conic_form, crashed_result, split_options
 from solvers.problem import LMIProblem
 from solvers.result import SolverResult, Status
 
@@ -129,34 +129,17 @@ def solve(
     P = sp.csc_matrix((n, n), dtype=np.float64)
     try:
         solver = clarabel.DefaultSolver(P, form.c, form.A, form.b, cones, settings)
-    except Exception as exc:  # any failure inside the solver becomes a status
-        logger.warning("Clarabel setup failed: %s", exc)
-        logger.debug("Clarabel setup traceback", exc_info=True)
-        return failed_result(
-            problem,
-            Status.ERROR,
-            solver=NAME,
-            native_status=type(exc).__name__,
-            message=str(exc),
-            setup_time=time.perf_counter() - t0,
-        )
+    except Exception as exc:  # noqa: BLE001 - any failure inside the solver becomes a status
+        return crashed_result(problem, exc, solver=NAME, phase="setup",
+                              setup_time=time.perf_counter() - t0)
     setup_time = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     try:
         sol = solver.solve()
-    except Exception as exc:  # any failure inside the solver becomes a status
-        logger.warning("Clarabel solve failed: %s", exc)
-        logger.debug("Clarabel solve traceback", exc_info=True)
-        return failed_result(
-            problem,
-            Status.ERROR,
-            solver=NAME,
-            native_status=type(exc).__name__,
-            message=str(exc),
-            setup_time=setup_time,
-            solve_time=time.perf_counter() - t1,
-        )
+    except Exception as exc:  # noqa: BLE001 - any failure inside the solver becomes a status
+        return crashed_result(problem, exc, solver=NAME, phase="solve", setup_time=setup_time,
+                              solve_time=time.perf_counter() - t1)
     solve_time = time.perf_counter() - t1
 
     native = str(sol.status)

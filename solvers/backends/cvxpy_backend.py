@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from solvers.backends import failed_result, split_options
+from solvers.backends import crashed_result, failed_result, split_options
 from solvers.problem import LMIProblem
 from solvers.result import SolverResult, Status
 
@@ -191,18 +191,9 @@ def solve(
             setup_time=build_time,
             solve_time=time.perf_counter() - t1,
         )
-    except Exception as exc:  # any failure inside the solver becomes a status
-        logger.warning("%s raised: %s", label, exc)
-        logger.debug("%s traceback", label, exc_info=True)
-        return failed_result(
-            problem,
-            Status.ERROR,
-            solver=label,
-            native_status=type(exc).__name__,
-            message=str(exc),
-            setup_time=build_time,
-            solve_time=time.perf_counter() - t1,
-        )
+    except Exception as exc:  # noqa: BLE001 - any failure inside the solver becomes a status
+        return crashed_result(problem, exc, solver=label, phase="solve", setup_time=build_time,
+                              solve_time=time.perf_counter() - t1)
     total = time.perf_counter() - t1
     compile_time = float(getattr(model, "compilation_time", None) or 0.0)
     stats = model.solver_stats

@@ -26,7 +26,12 @@ import time
 
 import numpy as np
 
-from solvers.backends import ConicForm, build_conic_form, failed_result, split_options
+from solvers.backends import (
+    ConicForm,
+    build_conic_form,
+    crashed_result,
+    split_options,
+)
 from solvers.problem import LMIProblem
 from solvers.result import SolverResult, Status
 
@@ -137,48 +142,20 @@ def solve(
     data = {"A": form.A, "b": form.b, "c": form.c}
     try:
         solver = scs.SCS(data, cone, **settings)
-    except TypeError as exc:
-        if "keyword" in str(exc):
+    except Exception as exc:  # noqa: BLE001 - any failure inside the solver becomes a status
+        if isinstance(exc, TypeError) and "keyword" in str(exc):
             raise ValueError(f"options rejected by SCS: {exc}") from None
-        logger.warning("SCS setup failed: %s", exc)
-        logger.debug("SCS setup traceback", exc_info=True)
-        return failed_result(
-            problem,
-            Status.ERROR,
-            solver=NAME,
-            native_status=type(exc).__name__,
-            message=str(exc),
-            setup_time=time.perf_counter() - t0,
-        )
-    except Exception as exc:  # any failure inside the solver becomes a status
-        logger.warning("SCS setup failed: %s", exc)
-        logger.debug("SCS setup traceback", exc_info=True)
-        return failed_result(
-            problem,
-            Status.ERROR,
-            solver=NAME,
-            native_status=type(exc).__name__,
-            message=str(exc),
-            setup_time=time.perf_counter() - t0,
-        )
+        return crashed_result(problem, exc, solver=NAME, phase="setup",
+                              setup_time=time.perf_counter() - t0)
     start = {} if warm_start is None else _warm_start_vectors(form, warm_start)
     setup_time = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     try:
         sol = solver.solve(warm_start=bool(start), **start)
-    except Exception as exc:  # any failure inside the solver becomes a status
-        logger.warning("SCS solve failed: %s", exc)
-        logger.debug("SCS solve traceback", exc_info=True)
-        return failed_result(
-            problem,
-            Status.ERROR,
-            solver=NAME,
-            native_status=type(exc).__name__,
-            message=str(exc),
-            setup_time=setup_time,
-            solve_time=time.perf_counter() - t1,
-        )
+    except Exception as exc:  # noqa: BLE001 - any failure inside the solver becomes a status
+        return crashed_result(problem, exc, solver=NAME, phase="solve", setup_time=setup_time,
+                              solve_time=time.perf_counter() - t1)
     solve_time = time.perf_counter() - t1
 
     raw = sol["info"]
