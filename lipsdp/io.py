@@ -63,8 +63,17 @@ def _load_mat(path: Path) -> list[np.ndarray]:
     layered = {k: v for k, v in data.items() if re.fullmatch(r"W_?\d+", k)}
     if layered:
         return _from_mapping(layered, path)
+    # A PyTorch state_dict saved by scipy.io.savemat: one struct whose fields are named like
+    # ``linear_0_weight`` (shape (out, in), as torch stores it) and ``linear_0_bias``.
+    structs = {k: v for k, v in data.items() if v.dtype.names and v.size == 1}
+    found = {k: {f: np.asarray(v[f].item()) for f in v.dtype.names
+                 if f.lower().endswith("weight")} for k, v in structs.items()}
+    found = {k: fields for k, fields in found.items() if fields}
+    if len(found) == 1:
+        return _from_mapping(next(iter(found.values())), path)
     raise ValueError(
-        f"{path}: expected a cell array 'weights' or variables W0 ... Wl; found {sorted(data)}"
+        f"{path}: expected a cell array 'weights', variables W0 ... Wl, or one struct of "
+        f"'*_weight' fields (a saved state_dict); found {sorted(data)}"
     )
 
 
@@ -76,7 +85,9 @@ def load_weights(path: str | Path) -> list[np.ndarray]:
     path : str or Path
         ``.npz``: the 2-D arrays in layer order, keys sorted naturally (``w10`` after ``w9``);
         1-D arrays and keys named like biases are skipped. ``.mat``: the LipSDP reference code's
-        ``weights`` cell array, or variables ``W0 ... Wl``.
+        ``weights`` cell array, variables ``W0 ... Wl``, or one struct whose fields ending in
+        ``weight`` are the matrices (a PyTorch ``state_dict`` saved with ``scipy.io.savemat``,
+        e.g. ``params.linear_0_weight``), in natural order of their names.
 
     Returns
     -------

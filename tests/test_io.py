@@ -66,8 +66,28 @@ def test_npz_without_matrices(tmp_path):
 
 def test_mat_without_weights(tmp_path):
     scipy.io.savemat(tmp_path / "x.mat", {"foo": np.ones((2, 2))})
-    with pytest.raises(ValueError, match="expected a cell array 'weights' or variables W0"):
+    with pytest.raises(ValueError, match="expected a cell array 'weights', variables W0"):
         lipsdp.load_weights(tmp_path / "x.mat")
+
+
+def test_mat_state_dict_struct(tmp_path, rng):
+    """A PyTorch state_dict saved by savemat: one struct, layers in natural order, biases out."""
+    widths = [5, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 3]  # 12 layers: linear_10 follows linear_9
+    W = {f"linear_{k}_weight": rng.standard_normal((widths[k + 1], widths[k]))
+         for k in range(12)}
+    b = {f"linear_{k}_bias": rng.standard_normal(widths[k + 1]) for k in range(12)}
+    scipy.io.savemat(tmp_path / "sd.mat", {"params": {**W, **b}, "metadata": "x"})
+    loaded = lipsdp.load_weights(tmp_path / "sd.mat")
+    assert len(loaded) == 12
+    for k, A in enumerate(loaded):
+        np.testing.assert_array_equal(A, W[f"linear_{k}_weight"])
+
+
+def test_mat_two_weight_structs_are_ambiguous(tmp_path):
+    one = {"l0_weight": np.ones((2, 3))}
+    scipy.io.savemat(tmp_path / "two.mat", {"a": one, "b": one})
+    with pytest.raises(ValueError, match="one struct of '\\*_weight' fields"):
+        lipsdp.load_weights(tmp_path / "two.mat")
 
 
 def test_shapes_that_do_not_chain_fail_in_network(tmp_path, rng):
