@@ -70,6 +70,10 @@ def test_kernels_match_dense_linear_algebra(rng, widths, slopes, multipliers):
     # The completion agrees with Y on the pattern, and its inverse is block tridiagonal.
     np.testing.assert_allclose(_dense(st, _tri(st, W)), _dense(st, Y), atol=1e-10)
     M, aZ, aWRZ = st.schur(bb._factor(*S), bb._factor(*W_inv), Rp)
+    # On threads (each chunk writes its own columns of M) the result is the same.
+    for got, want in zip(st.schur(bb._factor(*S), bb._factor(*W_inv), Rp, workers=2),
+                         (M, aZ, aWRZ), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
     Z = np.linalg.inv(_dense(st, S))
     Fs = _coefficients(block)
     M_ref = np.array([[np.sum((Fi @ W) * (Fj @ Z).T) for Fj in Fs] for Fi in Fs])

@@ -84,7 +84,7 @@ def test_trained_deep_mlp_matches_independent_reference(data_dir):
     """A trained 9-hidden-layer MNIST MLP (GLipSDP's export, a state_dict struct): the default
     solver's certified value equals the dense LMI solved by CVXOPT. (The values stored beside
     these exports, results_all_FC_trained.mat, belong to other trained networks: they differ
-    from both solvers by 4-28 %, so they are not used.)"""
+    from both solvers by 1 % to 3x, so they are not used.)"""
     net = lipsdp.load_network(data_dir / "GLipSDP/Scalability/exported_mnist_models/mlp_L9_W16.mat")
     res = lipsdp.solve(net)
     # The reference sees W_0 through a thin QR (W_0^T = Q R, W_0 = R^T Q^T with Q orthonormal

@@ -418,8 +418,7 @@ class BandedStructure:
         n = self.n_vars
         M = np.zeros((n, n))
         Mt = np.zeros((n, n))  # strictly-later chunk rows only, transposed in at the end
-        # Largest first (a chunk's solves run from its first block to the end).
-        chunks = sorted(self.chunks, key=lambda ch: ch[0])
+        chunks = self.chunks  # largest first: a chunk's solves run from its first block on
         lock = threading.Lock()
 
         def run(chunk):
