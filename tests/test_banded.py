@@ -195,3 +195,35 @@ def test_numerical_failure_returns_the_last_iterate(rng, monkeypatch):
     out = lipsdp.solve(net, solver="banded-ipm")
     assert out.certified
     assert "best certified iterate" in out.status
+
+
+@pytest.mark.parametrize("sizes", [[3, 4, 5, 2], [5], [2, 3], [4, 4, 4, 4, 4, 4]])
+def test_product_band_matches_dense(rng, sizes):
+    """The band of A^{-1} C B^{-1} from the block factors alone equals the dense product's."""
+
+    class _Blocks:  # what _tri and _dense read
+        pass
+
+    st = _Blocks()
+    st.sizes = np.asarray(sizes)
+    st.offsets = np.concatenate([[0], np.cumsum(sizes)])
+    m = sum(sizes)
+
+    def spd():
+        X = rng.standard_normal((m, m))
+        return _tri(st, X @ X.T + 0.5 * m * np.eye(m))
+
+    A, B = spd(), spd()
+    Cm = rng.standard_normal((m, m))
+    C = _tri(st, Cm + Cm.T)
+    pb = bb._ProductBand(bb._factor(*A), bb._factor(*B))
+    G = np.linalg.inv(_dense(st, A)) @ _dense(st, C) @ np.linalg.inv(_dense(st, B))
+    diag, lower, upper = pb.band(C)
+    o = st.offsets
+    for p in range(len(sizes)):
+        np.testing.assert_allclose(diag[p], G[o[p] : o[p + 1], o[p] : o[p + 1]], atol=1e-13)
+        if p:
+            np.testing.assert_allclose(lower[p], G[o[p] : o[p + 1], o[p - 1] : o[p]], atol=1e-13)
+            np.testing.assert_allclose(upper[p], G[o[p - 1] : o[p], o[p] : o[p + 1]], atol=1e-13)
+    np.testing.assert_allclose(_dense(st, pb.sym(C)), _dense(st, _tri(st, 0.5 * (G + G.T))),
+                               atol=1e-13)

@@ -658,10 +658,12 @@ class _Newton:
         self.Gm, self.dsc, self.nn = Gm, dsc, nn
         self.Z = facS.inverse_rows()  # dense S^{-1} as row blocks
         self.PZ = _sym_pattern(st, self.Z)
+        self.band = _ProductBand(facW, facS)  # band of Y^ C Z = (W^-1)^-1 C S^-1
 
     def direction(self, sigma_mu: float, g_lp: np.ndarray, second: Tri | None):
-        """HKM direction for ``G = sigma_mu Z - Y^ - second``; also returns ``K = Y^ dS Z`` and
-        ``dS Z`` (dense row blocks) for the second-order term."""
+        """HKM direction for ``G = sigma_mu Z - Y^ - second``. The predictor's (``second`` None)
+        also returns ``K = Y^ dS Z`` and ``dS Z`` (dense row blocks) for the second-order term;
+        the corrector's takes the pattern of ``Y^ dS Z`` from :class:`_ProductBand`."""
         st, nn, z, s = self.st, self.nn, self.z, self.s
         rhs = -self.rd + sigma_mu * self.aZ - self.aY - self.aWRZ
         PG = _tri_lin(sigma_mu, self.PZ, -1.0, self.Y)
@@ -674,11 +676,13 @@ class _Newton:
         dS = st.matrix_blocks(dx, with_F0=False)
         if self.Rp is not None:
             dS = _tri_lin(1.0, self.Rp, 1.0, dS)
+        ds = self.rp_lp + dx[nn]
+        dz = g_lp - z * ds / s
+        if second is not None:  # the corrector needs only the pattern of Y^ dS Z
+            return dx, dS, _tri_lin(1.0, PG, -1.0, self.band.sym(dS)), ds, dz, None, None
         VZ = _tri_apply_blocks(dS, self.Z)
         K = self.facW.solve(VZ)  # row blocks of Y^ dS Z
         dY = _tri_lin(1.0, PG, -1.0, _sym_pattern(st, K))
-        ds = self.rp_lp + dx[nn]
-        dz = g_lp - z * ds / s
         return dx, dS, dY, ds, dz, K, VZ
 
     def second_order(self, K: list[np.ndarray], VZ: list[np.ndarray]) -> Tri:
@@ -735,6 +739,69 @@ class _Newton:
             _lanczos_min(mv_Y, int(co[-1])),
             lambda a: _completable(_tri_lin(1.0, self.Y, a, dY)), cap_d, frac)
         return a_p, a_d
+
+
+class _ProductBand:
+    """The band (block-tridiagonal part) of ``A^{-1} C B^{-1}`` for block-tridiagonal ``A``,
+    ``B`` (given by their block Cholesky factors) and any block-tridiagonal symmetric ``C``, in
+    ``O(sum n_p^3)``: no dense inverse is formed.
+
+    It is the upper-right block of the inverse of ``T = [[A, -C], [0, B]]``, whose blocks
+    interleaved by partition block form a block-tridiagonal matrix with block upper-triangular
+    2 x 2 blocks. The selected inversion of ``T`` (left Schur complements, then the band of the
+    inverse from the last block back) keeps that triangular form; its diagonal parts are the
+    selected inversions of ``A`` and ``B`` alone (computed once here) and its off-diagonal part
+    is linear in ``C`` (computed per call).
+    """
+
+    def __init__(self, facA: _Factor, facB: _Factor):
+        P = len(facA.diag)
+        self.P = P
+        self.sA = [G.T @ G for G in facA.inv]  # left Schur complements' inverses
+        self.sB = [G.T @ G for G in facB.inv]
+        # P[p] = M_{p, p-1} sigma_{p-1}^{-1}, from the factors' L_{p,p-1} = M_{p,p-1} L^{-T}.
+        self.PA = [None] + [facA.sub[p] @ facA.inv[p - 1] for p in range(1, P)]
+        self.PB = [None] + [facB.sub[p] @ facB.inv[p - 1] for p in range(1, P)]
+        self.XA = self._inverse_diag(self.sA, self.PA)  # diagonal blocks of A^{-1}
+        self.ZB = self._inverse_diag(self.sB, self.PB)
+
+    @staticmethod
+    def _inverse_diag(sig: list[np.ndarray], Pm: list) -> list[np.ndarray]:
+        out = [None] * len(sig)
+        out[-1] = sig[-1]
+        for p in range(len(sig) - 2, -1, -1):
+            out[p] = sig[p] + Pm[p + 1].T @ out[p + 1] @ Pm[p + 1]
+        return out
+
+    def band(self, C: Tri) -> tuple[list, list, list]:
+        """Blocks ``(p, p)``, ``(p, p-1)`` and ``(p-1, p)`` of ``A^{-1} C B^{-1}`` (the last two
+        lists start with None)."""
+        Cd, Cs = C
+        P, sA, sB, PA, PB = self.P, self.sA, self.sB, self.PA, self.PB
+        xs = [-Cd[0]]
+        for p in range(1, P):
+            xs.append(-Cd[p] + PA[p] @ (Cs[p].T + xs[p - 1] @ PB[p].T) + Cs[p] @ PB[p].T)
+        diag: list = [None] * P
+        lower: list = [None] * P
+        upper: list = [None] * P
+        g = -sA[-1] @ xs[-1] @ sB[-1]
+        diag[-1] = g
+        for p in range(P - 2, -1, -1):
+            q = p + 1
+            Vx = -(PA[q] @ xs[p] + Cs[q]) @ sB[p]
+            low = -(self.XA[q] @ Vx + g @ PB[q])
+            Ux = -sA[p] @ (Cs[q].T + xs[p] @ PB[q].T)
+            upper[q] = -(PA[q].T @ g + Ux @ self.ZB[q])
+            lower[q] = low
+            g = -sA[p] @ xs[p] @ sB[p] - PA[q].T @ low + Ux @ (self.ZB[q] @ PB[q])
+            diag[p] = g
+        return diag, lower, upper
+
+    def sym(self, C: Tri) -> Tri:
+        """The band of ``sym(A^{-1} C B^{-1})``, as a symmetric block-tridiagonal matrix."""
+        diag, lower, upper = self.band(C)
+        return ([0.5 * (d + d.T) for d in diag],
+                [None] + [0.5 * (lower[p] + upper[p].T) for p in range(1, self.P)])
 
 
 def _sym_pattern(st: BandedStructure, K: list[np.ndarray]) -> Tri:
