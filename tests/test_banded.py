@@ -199,7 +199,8 @@ def test_numerical_failure_returns_the_last_iterate(rng, monkeypatch):
 
 @pytest.mark.parametrize("sizes", [[3, 4, 5, 2], [5], [2, 3], [4, 4, 4, 4, 4, 4]])
 def test_product_band_matches_dense(rng, sizes):
-    """The band of A^{-1} C B^{-1} from the block factors alone equals the dense product's."""
+    """The bands of A^{-1} C B^{-1}, A^{-1} C B^{-1} C B^{-1} and B^{-1} C A^{-1} C B^{-1} from
+    the block factors alone equal the dense products'."""
 
     class _Blocks:  # what _tri and _dense read
         pass
@@ -216,14 +217,37 @@ def test_product_band_matches_dense(rng, sizes):
     A, B = spd(), spd()
     Cm = rng.standard_normal((m, m))
     C = _tri(st, Cm + Cm.T)
-    pb = bb._ProductBand(bb._factor(*A), bb._factor(*B))
-    G = np.linalg.inv(_dense(st, A)) @ _dense(st, C) @ np.linalg.inv(_dense(st, B))
-    diag, lower, upper = pb.band(C)
+    pb = bb._ProductBand(bb._factor(*A), bb._factor(*B), A[1], B[1])
+    inv = {"A": np.linalg.inv(_dense(st, A)), "B": np.linalg.inv(_dense(st, B))}
     o = st.offsets
-    for p in range(len(sizes)):
-        np.testing.assert_allclose(diag[p], G[o[p] : o[p + 1], o[p] : o[p + 1]], atol=1e-13)
-        if p:
-            np.testing.assert_allclose(lower[p], G[o[p] : o[p + 1], o[p - 1] : o[p]], atol=1e-13)
-            np.testing.assert_allclose(upper[p], G[o[p - 1] : o[p], o[p] : o[p + 1]], atol=1e-13)
+    for labels in ("AB", "ABB", "BAB"):
+        G = inv[labels[0]]
+        for name in labels[1:]:
+            G = G @ _dense(st, C) @ inv[name]
+        diag, lower, upper = pb.band(C) if labels == "AB" else pb.chain(labels, C)
+        for p in range(len(sizes)):
+            np.testing.assert_allclose(diag[p], G[o[p] : o[p + 1], o[p] : o[p + 1]], atol=1e-13)
+            if p:
+                np.testing.assert_allclose(lower[p], G[o[p] : o[p + 1], o[p - 1] : o[p]],
+                                           atol=1e-13)
+                np.testing.assert_allclose(upper[p], G[o[p - 1] : o[p], o[p] : o[p + 1]],
+                                           atol=1e-13)
+    G = inv["A"] @ _dense(st, C) @ inv["B"]
     np.testing.assert_allclose(_dense(st, pb.sym(C)), _dense(st, _tri(st, 0.5 * (G + G.T))),
                                atol=1e-13)
+
+
+def test_banded_dual_step_gives_the_dense_steps_iterates(rng, monkeypatch):
+    """The dual step from bands (used from BAND_MIN_BLOCKS blocks on) against the dense S^{-1}
+    rows: the same iterates, to rounding, on a network with few blocks."""
+    W = random_weights(rng, [4, 6, 6, 6, 6, 2])
+    net = lipsdp.Network(W, (0.1, 1.0))
+    problem = with_lowrank(build_full(net), net).problem
+    monkeypatch.setattr(bb, "BAND_MIN_BLOCKS", 10_000)
+    dense = solvers.solve(problem, "banded-ipm")
+    monkeypatch.setattr(bb, "BAND_MIN_BLOCKS", 1)
+    banded = solvers.solve(problem, "banded-ipm")
+    assert dense.ok
+    assert banded.ok
+    assert banded.iterations == dense.iterations
+    np.testing.assert_allclose(banded.x, dense.x, rtol=1e-6, atol=1e-9)
