@@ -849,8 +849,8 @@ class _ProductBand:
                         out[(i, j)] = acc
             return out
 
-        def inv(X, d, dinv):
-            """Strictly upper entries of X^{-1} (diagonal entries d, their inverses dinv)."""
+        def inv(X, dinv):
+            """Strictly upper entries of X^{-1}, given the inverses dinv of its diagonal."""
             out = {}
             for j in range(k):
                 for i in range(j - 1, -1, -1):
@@ -872,7 +872,7 @@ class _ProductBand:
         for p in range(1, P):
             E = coupling(Cs[p])
             F = coupling(Cs[p].T)
-            Einv = mul(E, inv(sig_up[p - 1], None, [sg[p - 1] for sg in sig]),
+            Einv = mul(E, inv(sig_up[p - 1], [sg[p - 1] for sg in sig]),
                        [r[p] for r in raw], [sg[p - 1] for sg in sig])
             EinvF = mul(Einv, F, [pm[p] for pm in Pm], [r[p].T for r in raw])
             up = coupling(Cd[p])
@@ -884,12 +884,12 @@ class _ProductBand:
         diag: list = [None] * P
         lower: list = [None] * P
         upper: list = [None] * P
-        G = inv(sig_up[-1], None, [sg[-1] for sg in sig])
+        G = inv(sig_up[-1], [sg[-1] for sg in sig])
         diag[-1] = G.get(corner)
         for p in range(P - 2, -1, -1):
             q = p + 1
             dsi = [sg[p] for sg in sig]
-            Si = inv(sig_up[p], None, dsi)
+            Si = inv(sig_up[p], dsi)
             E = coupling(Cs[q])
             F = coupling(Cs[q].T)
             V = mul(E, Si, [r[q] for r in raw], dsi)  # E_q Sigma_p^{-1}; diag P_q
@@ -1143,8 +1143,14 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
             M[nn, nn] += z / s
             dsc = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
             Ms = M * dsc[:, None] * dsc[None, :]
-            Ms[np.diag_indices(n)] += 1e-14
-            Gm = _factor_schur(Ms, threads)
+            # Near the optimum rounding can leave the (unit-diagonal) scaled Schur matrix
+            # numerically semidefinite: a growing diagonal shift before giving up.
+            Gm = None
+            for shift in (1e-14, 1e-12, 1e-10):
+                Ms[np.diag_indices(n)] += shift
+                Gm = _factor_schur(Ms, threads)
+                if Gm is not None:
+                    break
             if Gm is None:
                 raise np.linalg.LinAlgError("Schur matrix is not positive definite")
             newton = _Newton(st, facS, facW, cliques, S, Y, z, s, Rp, rp_lp, rd, aY, aZ, aWRZ,
