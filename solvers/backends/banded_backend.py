@@ -1143,14 +1143,8 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
             M[nn, nn] += z / s
             dsc = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
             Ms = M * dsc[:, None] * dsc[None, :]
-            # Near the optimum rounding can leave the (unit-diagonal) scaled Schur matrix
-            # numerically semidefinite: a growing diagonal shift before giving up.
-            Gm = None
-            for shift in (1e-14, 1e-12, 1e-10):
-                Ms[np.diag_indices(n)] += shift
-                Gm = _factor_schur(Ms, threads)
-                if Gm is not None:
-                    break
+            Ms[np.diag_indices(n)] += 1e-14
+            Gm = _factor_schur(Ms, threads)
             if Gm is None:
                 raise np.linalg.LinAlgError("Schur matrix is not positive definite")
             newton = _Newton(st, facS, facW, cliques, S, Y, z, s, Rp, rp_lp, rd, aY, aZ, aWRZ,
