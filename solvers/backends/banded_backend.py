@@ -774,11 +774,11 @@ class _ProductBand:
     is linear in ``C`` (computed per call).
     """
 
-    def __init__(self, facA: _Factor, facB: _Factor, A_sub: list | None = None,
-                 B_sub: list | None = None):
+    def __init__(self, facA: _Factor, facB: _Factor, A_sub: list, B_sub: list):
+        """``A_sub``, ``B_sub``: the sub-diagonal blocks ``(p, p-1)`` of ``A`` and ``B``."""
         P = len(facA.diag)
         self.P = P
-        self.sub = {"A": A_sub, "B": B_sub}  # raw (p, p-1) blocks, for :meth:`chain`
+        self.sub = {"A": A_sub, "B": B_sub}  # for :meth:`chain`
         self.sA = [G.T @ G for G in facA.inv]  # left Schur complements' inverses
         self.sB = [G.T @ G for G in facB.inv]
         # P[p] = M_{p, p-1} sigma_{p-1}^{-1}, from the factors' L_{p,p-1} = M_{p,p-1} L^{-T}.
