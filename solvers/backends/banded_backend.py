@@ -19,8 +19,11 @@ a dense ``m x m`` matrix in its Newton system:
 * The search direction is HKM's with ``Y^`` for ``Y`` (the completion method of Fukuda, Kojima,
   Murota and Nakata): its Schur matrix, one row per scalar variable,
   ``M_ij = tr(F_i Y^ F_j S^{-1}) = sum_ab lam_a lam_b (u_a^T Y^ u_b)(u_a^T S^{-1} u_b)``, is built
-  one chunk of factor columns at a time from block-tridiagonal solves, and only the pattern part
-  of ``Y^ dS S^{-1}`` is kept for the dual step. Mehrotra's predictor-corrector sets the centring.
+  one chunk of factor columns at a time from block-tridiagonal solves. The dual step needs only
+  the pattern parts of ``Y^ dS S^{-1}`` and of Mehrotra's second-order term; from
+  ``BAND_MIN_BLOCKS`` blocks on they come from selected inversions of block upper-triangular
+  augmented matrices (:class:`_ProductBand`, ``O(sum n_p^3)``), with fewer blocks from dense
+  ``S^{-1}`` rows. Mehrotra's predictor-corrector sets the centring.
 * Step lengths: the distance to the boundary is estimated by a few Lanczos steps on
   ``L^{-1} dS L^{-T}`` (and per clique for ``Y_E``), then verified by a block Cholesky test
   (clique Cholesky tests for ``Y_E``) and shortened until it passes.
