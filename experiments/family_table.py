@@ -52,13 +52,6 @@ def _glipsdp_fnn(path: Path) -> list[np.ndarray]:
     return [np.asarray(data[k]).T for k in keys]  # stored (in, out)
 
 
-def _glipsdp_mlp(path: Path) -> list[np.ndarray]:
-    params = scipy.io.loadmat(path)["params"]
-    names = sorted((n for n in params.dtype.names if n.endswith("_weight")),
-                   key=lambda n: int(n.split("_")[1]))
-    return [np.asarray(params[n][0, 0]) for n in names]
-
-
 def real_networks(data: Path) -> list[tuple[str, lipsdp.Network]]:
     nets: list[tuple[str, lipsdp.Network]] = []
     if not data.is_dir():
@@ -81,7 +74,7 @@ def real_networks(data: Path) -> list[tuple[str, lipsdp.Network]]:
         for width in (16, 32, 64):
             p = mlp / f"mlp_L{depth}_W{width}.mat"
             if p.exists():
-                nets.append((f"mlp_L{depth}_W{width}", lipsdp.Network(_glipsdp_mlp(p))))
+                nets.append((f"mlp_L{depth}_W{width}", lipsdp.load_network(p)))
     return nets
 
 
