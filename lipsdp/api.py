@@ -37,8 +37,15 @@ MULTIPLIERS = ("neuron", "layer")
 #: ``solver="auto"`` uses the chordal interior-point backend, which exploits both the rank-2
 #: coefficients and the block-tridiagonal sparsity of the LMI (exact, and the fastest path
 #: measured by ``experiments/bench_solvers.py``; Clarabel's dense PSD scaling block needs 1.4 GB
-#: at side 140 and crashes at side 350).
+#: at side 140 and crashes at side 350) ...
 AUTO_SOLVER = "banded-ipm"
+
+#: ... except up to this LMI side, where the dense-matrix HKM backend is faster (its O(m^3)
+#: kernels are a few BLAS calls; measured on 2 cores: 0.09 s against 0.16 s at side 140,
+#: 0.59 s against 0.69 s at side 350, 0.36 s against 0.60 s for the compressed 784-100-100-10
+#: MNIST network (side 300), even at side 330 with 11 blocks, 2.5 s against 1.9 s at side 522).
+DENSE_AUTO_MAX_SIDE = 400
+DENSE_AUTO_SOLVER = "lowrank-ipm"
 
 #: Options lipsdp passes to a backend unless the caller sets them. A first-order point is slightly
 #: infeasible, and certification along its ray magnifies that: at SCS's default accuracy (1e-4)
@@ -54,10 +61,10 @@ _REPAIR_THETAS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2, 1e-1)
 
 
 def choose_solver_for_side(side: int) -> str:
-    """The backend ``solver="auto"`` picks for an LMI of side ``side``: ``banded-ipm``, which
-    needs only SciPy and was the fastest exact path at every size measured."""
-    del side  # the hook stays for size-based choices
-    return AUTO_SOLVER
+    """The backend ``solver="auto"`` picks for an LMI of side ``side``: ``lowrank-ipm`` up to
+    :data:`DENSE_AUTO_MAX_SIDE`, ``banded-ipm`` beyond (both need only SciPy; the fastest
+    exact paths measured)."""
+    return DENSE_AUTO_SOLVER if side <= DENSE_AUTO_MAX_SIDE else AUTO_SOLVER
 
 
 def choose_solver(net: Network) -> str:

@@ -87,8 +87,11 @@ def test_gap_tol_needs_an_anytime_backend(small_net):
         lipsdp.solve(small_net, solver="lowrank-ipm", options={"gap_tol": -1.0})
 
 
-def test_auto_is_the_chordal_backend(small_net):
-    assert lipsdp.solve(small_net).solver == "banded-ipm"
+def test_auto_is_dense_when_small_and_chordal_beyond(rng):
+    small = lipsdp.Network(random_weights(rng, [4, 10, 10, 2]))
+    assert lipsdp.solve(small).solver == "lowrank-ipm"
+    assert lipsdp.api.choose_solver_for_side(lipsdp.api.DENSE_AUTO_MAX_SIDE) == "lowrank-ipm"
+    assert lipsdp.api.choose_solver_for_side(lipsdp.api.DENSE_AUTO_MAX_SIDE + 1) == "banded-ipm"
 
 
 @pytest.mark.parametrize("solver", STRUCTURED)
