@@ -132,8 +132,9 @@ def solve(
         translated for each backend; every other key is passed to the backend verbatim.  Never
         modified.
     warm_start : ndarray of shape (n,), SolverResult, or None
-        Starting point; used by SCS (which also uses a result's dual matrices), ignored by the
-        interior-point backends.
+        Starting point; used by SCS (which also uses a result's dual matrices) and, where it is
+        strictly feasible, by ``banded-ipm`` and ``lowrank-ipm`` (a primal-feasible start with
+        the dual centred on it); ignored by Clarabel and the cvxpy solvers.
 
     Returns
     -------

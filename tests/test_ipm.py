@@ -73,7 +73,7 @@ def test_gap_tol_stops_early_with_a_certified_gap(rng, solver):
 def test_stopped_solve_returns_best_certified_iterate(rng, solver):
     W = random_weights(rng, [8, 20, 20, 20, 3])
     full = lipsdp.solve(W, solver=solver)
-    stopped = lipsdp.solve(W, solver=solver, options={"max_iter": 10})
+    stopped = lipsdp.solve(W, solver=solver, options={"max_iter": 5})
     assert stopped.certified
     assert "best certified iterate" in stopped.status
     assert stopped.value >= full.value * (1 - 1e-9)
@@ -98,3 +98,55 @@ def test_auto_is_dense_when_small_and_chordal_beyond(rng):
 def test_unknown_option_is_rejected(small_net, solver):
     with pytest.raises(ValueError, match=f"not {solver} settings"):
         lipsdp.solve(small_net, solver=solver, options={"chordal": True})
+
+
+def _first_iterate(problem, solver, warm_start):
+    """Residuals at the first iteration, and the final result."""
+    seen = []
+
+    def callback(x, info):
+        seen.append(info)
+        return False
+
+    res = solvers.solve(problem, solver, options={"callback": callback}, warm_start=warm_start)
+    return seen[0], res
+
+
+@pytest.mark.parametrize("solver", STRUCTURED)
+def test_feasible_warm_start_is_primal_feasible_and_centred(rng, solver):
+    net = lipsdp.Network(random_weights(rng, [6, 12, 12, 12, 3]), (0.1, 1.0))
+    problem = with_lowrank(build_full(net), net).problem
+    cold_first, cold = _first_iterate(problem, solver, None)
+    # x = 1.1 is the formulation's reference point scaled up: strictly feasible.
+    warm_first, warm = _first_iterate(problem, solver, np.full(problem.n_vars, 1.1))
+    assert cold_first["pinf"] > 1e-3
+    assert warm_first["pinf"] < 1e-12
+    assert warm.ok
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-7)
+
+
+@pytest.mark.parametrize("solver", STRUCTURED)
+def test_infeasible_warm_start_falls_back_to_the_default_start(rng, solver):
+    net = lipsdp.Network(random_weights(rng, [6, 12, 12, 3]))
+    problem = with_lowrank(build_full(net), net).problem
+    cold = solvers.solve(problem, solver)
+    for x0 in (np.zeros(problem.n_vars), np.full(problem.n_vars, 1e-3)):  # S = F0 + A(x0) not PD
+        warm = solvers.solve(problem, solver, warm_start=x0)
+        assert warm.iterations == cold.iterations
+        assert warm.objective == cold.objective
+
+
+@pytest.mark.parametrize("solver", STRUCTURED)
+def test_blocked_feasible_start_falls_back_to_the_default_start(rng, solver, caplog):
+    # ECLipsE-Fast's point is feasible but, on a deep network, so close to the boundary (in the
+    # formulation's balanced scaling) that the first step from it is blocked.
+    net = lipsdp.Network(random_weights(rng, [6, *[10] * 10, 2]))
+    formulation = with_lowrank(build_full(net), net)
+    fast = lipsdp.closed_form(net, "eclipse-fast")
+    x0 = 1.1 * formulation.from_multipliers(fast.value**2, fast.multipliers)
+    cold = solvers.solve(formulation.problem, solver)
+    with caplog.at_level("INFO"):
+        warm = solvers.solve(formulation.problem, solver, warm_start=x0)
+    assert "feasible start blocked" in caplog.text
+    assert warm.ok
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-7)

@@ -22,8 +22,11 @@ Options: ``tol`` (default 1e-8: relative gap and relative primal/dual infeasibil
 ``callback``: a function ``callback(x, info) -> bool`` called after every iteration with the
 current primal point and ``info["dual"]`` the dual matrices; returning True stops the solve with
 status ``OPTIMAL_INACCURATE`` (the
-caller decided the point is good enough, e.g. its certified gap is small). ``warm_start`` is
-ignored: interior-point methods gain little from a primal guess.
+caller decided the point is good enough, e.g. its certified gap is small). A ``warm_start``
+point ``x0`` that is strictly feasible gives a primal-feasible, perfectly centred start
+(``S = F0 + A(x0)``, ``Y = mu S^{-1}``, ``z = mu / x0``, ``mu`` fitted to the dual equation by
+least squares); otherwise, or without one, the start is infeasible (``x = 0``, ``S`` and ``Y``
+multiples of the identity).
 
 References
 ----------
@@ -56,6 +59,10 @@ logger = logging.getLogger(__name__)
 NAME = "lowrank-ipm"
 
 _OPTIONS = ("callback", "step_fraction")
+
+#: A feasible start whose first step is shorter than this (both primal and dual) is abandoned
+#: for the default start (as in banded-ipm).
+BLOCKED_START_STEP = 0.1
 
 #: Largest block side solved with a single BLAS thread (see ``solve``).
 SINGLE_THREAD_MAX_SIDE = 800
@@ -300,7 +307,8 @@ def _sym(A: np.ndarray) -> np.ndarray:
 
 def solve(problem: LMIProblem, options: dict, warm_start: object = None) -> SolverResult:
     """Solve ``problem`` by the structured interior-point method (see the module docstring)."""
-    del warm_start  # documented: ignored
+    x0 = warm_start.x if isinstance(warm_start, SolverResult) else warm_start
+    x0 = None if x0 is None else np.asarray(x0, dtype=np.float64)
     common, rest = backend_options(options, NAME, _OPTIONS)
     callback = rest.get("callback")
     gamma = rest.get("step_fraction")  # None: adaptive, 0.9 + 0.09 min(a_p, a_d) as in SDPT3
@@ -325,6 +333,7 @@ def solve(problem: LMIProblem, options: dict, warm_start: object = None) -> Solv
                 callback=callback,
                 gamma=gamma,
                 setup=setup,
+                x0=x0,
             )
     except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
         logger.warning("%s: numerical failure: %s", NAME, exc)
@@ -423,6 +432,29 @@ def _verified_step(X: list[np.ndarray], L: list[np.ndarray], dX: list[np.ndarray
     return a, list(factors)
 
 
+def _feasible_start(blocks: list[_Block], c: np.ndarray, nn: np.ndarray,
+                    x0: np.ndarray | None) -> tuple | None:
+    """``(x, S, L_S, s, Y, L_Y, z)`` of the centred start at a strictly feasible ``x0`` (module
+    docstring), or None where ``x0`` is missing or not strictly feasible."""
+    if x0 is None or np.any(x0[nn] <= 0):
+        return None
+    S = [b.F0 + b.adj(x0) for b in blocks]
+    LS = [_chol(Sk) for Sk in S]
+    if any(L is None for L in LS):
+        return None
+    Z = [_inverse(L) for L in LS]
+    g = sum(b.op(Zk) for b, Zk in zip(blocks, Z, strict=True))
+    g[nn] += 1.0 / x0[nn]
+    mu = float(c @ g) / float(g @ g) if g @ g > 0 else np.nan
+    if not (np.isfinite(mu) and mu > 0):
+        return None
+    Y = [mu * Zk for Zk in Z]
+    LY = [_chol(Yk) for Yk in Y]
+    if any(L is None for L in LY):
+        return None
+    return x0.copy(), S, LS, x0[nn].copy(), Y, LY, mu / x0[nn]
+
+
 def _iterate(
     problem: LMIProblem,
     blocks: list[_Block],
@@ -434,6 +466,7 @@ def _iterate(
     callback: Callable | None,
     gamma: float | None,
     setup: float,
+    x0: np.ndarray | None = None,
 ) -> SolverResult:
     start = time.perf_counter()
     c = problem.c
@@ -458,6 +491,9 @@ def _iterate(
     LS = [np.sqrt(eta) * np.eye(b.m) for b in blocks]
     z = np.full(nn.size, xi)  # dual of x_nn >= 0
     s = np.full(nn.size, eta)  # slack of x_nn >= 0
+    feasible = _feasible_start(blocks, c, nn, x0)
+    if feasible is not None:
+        x, S, LS, s, Y, LY, z = feasible
 
     norm_c = 1.0 + np.linalg.norm(c)
     norm_F0 = 1.0 + np.sqrt(sum(np.linalg.norm(b.F0) ** 2 for b in blocks))
@@ -544,6 +580,17 @@ def _iterate(
         if not (np.all(np.isfinite(x)) and np.isfinite(mu)):
             status, native = Status.NUMERICAL_ERROR, "non_finite_iterate"
             break
+        if feasible is not None and it == 1 and max(a_p, a_d) < BLOCKED_START_STEP:
+            # The feasible start sits too close to the boundary (its first step is blocked):
+            # start again from the default point.
+            logger.info("%s: feasible start blocked (steps %.1e, %.1e); default start instead",
+                        NAME, a_p, a_d)
+            x = np.zeros(n)
+            Y, S = [xi * np.eye(b.m) for b in blocks], [eta * np.eye(b.m) for b in blocks]
+            LY = [np.sqrt(xi) * np.eye(b.m) for b in blocks]
+            LS = [np.sqrt(eta) * np.eye(b.m) for b in blocks]
+            z, s = np.full(nn.size, xi), np.full(nn.size, eta)
+            continue
         if max(a_p, a_d) < 1e-8:
             status, native = Status.NUMERICAL_ERROR, "stalled"
             break
