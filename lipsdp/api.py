@@ -41,10 +41,16 @@ MULTIPLIERS = ("neuron", "layer")
 AUTO_SOLVER = "banded-ipm"
 
 #: ... except up to this LMI side, where the dense-matrix HKM backend is faster (its O(m^3)
-#: kernels are a few BLAS calls; measured on 2 cores: 0.09 s against 0.16 s at side 140,
-#: 0.59 s against 0.69 s at side 350, 0.36 s against 0.60 s for the compressed 784-100-100-10
-#: MNIST network (side 300), even at side 330 with 11 blocks, 2.5 s against 1.9 s at side 522).
+#: kernels are a few BLAS calls; measured on 2 cores with the feasible start: 0.08 s against
+#: 0.15 s at side 140, 0.48 s against 0.59 s at side 350, 0.42 s against 0.44 s at side 330 with
+#: 11 blocks; but 2.2 s against 1.6 s at side 522 with 9 blocks) ...
 DENSE_AUTO_MAX_SIDE = 400
+#: ... and up to this side when the LMI has at most DENSE_AUTO_MAX_BLOCKS blocks (input and two
+#: hidden layers), where the banded kernels have little sparsity to exploit (measured: 2.25 s
+#: against 3.41 s for the compressed 784-200-200-10 MNIST network, side 600; 10.3 s for both at
+#: side 900; ``experiments/bench_solvers.py --real``).
+DENSE_AUTO_MAX_SIDE_FEW_BLOCKS = 900
+DENSE_AUTO_MAX_BLOCKS = 3
 DENSE_AUTO_SOLVER = "lowrank-ipm"
 
 #: Options lipsdp passes to a backend unless the caller sets them. A first-order point is slightly
@@ -65,16 +71,20 @@ START_SCALE = 1.1
 _REPAIR_THETAS = (1e-9, 1e-7, 1e-5, 1e-3, 1e-2, 1e-1)
 
 
-def choose_solver_for_side(side: int) -> str:
-    """The backend ``solver="auto"`` picks for an LMI of side ``side``: ``lowrank-ipm`` up to
-    :data:`DENSE_AUTO_MAX_SIDE`, ``banded-ipm`` beyond (both need only SciPy; the fastest
-    exact paths measured)."""
-    return DENSE_AUTO_SOLVER if side <= DENSE_AUTO_MAX_SIDE else AUTO_SOLVER
+def choose_solver_for_side(side: int, blocks: int | None = None) -> str:
+    """The backend ``solver="auto"`` picks for an LMI of side ``side`` with ``blocks`` partition
+    blocks (input and hidden layers; None: unknown): ``lowrank-ipm`` up to
+    :data:`DENSE_AUTO_MAX_SIDE`, or up to :data:`DENSE_AUTO_MAX_SIDE_FEW_BLOCKS` with at most
+    :data:`DENSE_AUTO_MAX_BLOCKS` blocks, ``banded-ipm`` beyond (both need only SciPy; the
+    fastest exact paths measured)."""
+    few = blocks is not None and blocks <= DENSE_AUTO_MAX_BLOCKS
+    dense = side <= (DENSE_AUTO_MAX_SIDE_FEW_BLOCKS if few else DENSE_AUTO_MAX_SIDE)
+    return DENSE_AUTO_SOLVER if dense else AUTO_SOLVER
 
 
 def choose_solver(net: Network) -> str:
     """The backend ``solver="auto"`` picks for ``net`` (see :func:`choose_solver_for_side`)."""
-    return choose_solver_for_side(net.lmi_size)
+    return choose_solver_for_side(net.lmi_size, net.n_hidden + 1)
 
 
 def _certify_solution(

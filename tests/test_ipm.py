@@ -90,8 +90,13 @@ def test_gap_tol_needs_an_anytime_backend(small_net):
 def test_auto_is_dense_when_small_and_chordal_beyond(rng):
     small = lipsdp.Network(random_weights(rng, [4, 10, 10, 2]))
     assert lipsdp.solve(small).solver == "lowrank-ipm"
-    assert lipsdp.api.choose_solver_for_side(lipsdp.api.DENSE_AUTO_MAX_SIDE) == "lowrank-ipm"
-    assert lipsdp.api.choose_solver_for_side(lipsdp.api.DENSE_AUTO_MAX_SIDE + 1) == "banded-ipm"
+    api = lipsdp.api
+    assert api.choose_solver_for_side(api.DENSE_AUTO_MAX_SIDE) == "lowrank-ipm"
+    assert api.choose_solver_for_side(api.DENSE_AUTO_MAX_SIDE + 1) == "banded-ipm"
+    side = api.DENSE_AUTO_MAX_SIDE_FEW_BLOCKS
+    assert api.choose_solver_for_side(side, api.DENSE_AUTO_MAX_BLOCKS) == "lowrank-ipm"
+    assert api.choose_solver_for_side(side, api.DENSE_AUTO_MAX_BLOCKS + 1) == "banded-ipm"
+    assert api.choose_solver_for_side(side + 1, api.DENSE_AUTO_MAX_BLOCKS) == "banded-ipm"
 
 
 @pytest.mark.parametrize("solver", STRUCTURED)
