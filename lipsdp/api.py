@@ -367,8 +367,8 @@ def solve(
     multipliers : {"neuron", "layer"}
         LipSDP-Neuron (one multiplier per neuron, tightest) or LipSDP-Layer (one per layer).
     solver : str
-        ``"auto"`` (default: ``"banded-ipm"``, the chordal interior-point backend),
-        ``"banded-ipm"``, ``"lowrank-ipm"``, ``"clarabel"``,
+        ``"auto"`` (default: :func:`choose_solver`, ``"lowrank-ipm"`` for small LMIs and the
+        chordal ``"banded-ipm"`` beyond), ``"banded-ipm"``, ``"lowrank-ipm"``, ``"clarabel"``,
         ``"scs"`` or ``"cvxpy:<NAME>"`` for any SDP solver installed for cvxpy.
     slopes : (float, float) or list of pairs, optional
         Activation slope bounds when ``net`` is a list (default ReLU ``(0, 1)``).
