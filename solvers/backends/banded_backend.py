@@ -76,7 +76,12 @@ from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from solvers.backends import backend_options, failed_result
-from solvers.backends.ipm_backend import _factor_columns, _max_step_vec
+from solvers.backends.ipm_backend import (
+    _factor_columns,
+    _lanczos_min,
+    _max_step_vec,
+    _step_to_boundary,
+)
 from solvers.problem import BandedMatrix, LMIBlock, LMIProblem, LowRank
 from solvers.result import SolverResult, Status
 
@@ -591,43 +596,6 @@ def _clique_blocks(V: Tri) -> list[np.ndarray]:
     if len(diag) == 1:
         return [diag[0]]
     return [np.block([[diag[p - 1], sub[p].T], [sub[p], diag[p]]]) for p in range(1, len(diag))]
-
-
-def _lanczos_min(matvec: Callable[[np.ndarray], np.ndarray], dim: int, steps: int = 12) -> float:
-    """Smallest Ritz value of a symmetric operator after ``steps`` Lanczos steps (full
-    reorthogonalisation). It is >= the smallest eigenvalue, usually very close to it."""
-    k = min(steps, dim)
-    rng = np.random.default_rng(0)
-    Q = np.empty((dim, k))
-    q = rng.standard_normal(dim)
-    q /= np.linalg.norm(q)
-    alpha, beta = np.empty(k), np.empty(k)
-    for j in range(k):
-        Q[:, j] = q
-        w = matvec(q)
-        alpha[j] = q @ w
-        w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
-        w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
-        beta[j] = np.linalg.norm(w)
-        if beta[j] < 1e-12 * max(1.0, abs(alpha[j])) or j == k - 1:
-            k = j + 1
-            break
-        q = w / beta[j]
-    T = np.diag(alpha[:k]) + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1)
-    return float(np.linalg.eigvalsh(T)[0])
-
-
-def _step_to_boundary(lam_min: float, ok: Callable[[float], bool], cap: float,
-                      frac: float) -> float:
-    """``min(cap, frac * alpha_max)`` for ``alpha_max = -1 / lam_min`` estimated by Lanczos,
-    verified by ``ok`` (a Cholesky test) and shortened until it passes."""
-    a = cap if lam_min >= -frac / cap else frac * (-1.0 / lam_min)
-    a = min(a, cap)
-    for _ in range(30):
-        if ok(a):
-            return a
-        a *= 0.8
-    return 0.0
 
 
 class _LazyDual(Sequence):
