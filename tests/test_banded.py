@@ -81,6 +81,13 @@ def test_kernels_match_dense_linear_algebra(rng, widths, slopes, multipliers):
     np.testing.assert_allclose(aZ, [np.sum(F * Z) for F in Fs], rtol=1e-10, atol=1e-12)
     WRZ = W @ _dense(st, Rp) @ Z
     np.testing.assert_allclose(aWRZ, [np.sum(F * WRZ) for F in Fs], rtol=1e-9, atol=1e-10)
+    # Without Rp (a feasible iterate) the Schur matrix comes from the inverses' semiseparable
+    # structure instead of solves: the same matrix, on one thread or two.
+    for workers in (1, 2):
+        M0, aZ0, aWRZ0 = st.schur(bb._factor(*S), bb._factor(*W_inv), None, workers=workers)
+        np.testing.assert_allclose(M0, 0.5 * (M_ref + M_ref.T), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(aZ0, aZ, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(aWRZ0, 0.0)
     np.testing.assert_allclose(st.adjoint(Y), [np.sum(F * _dense(st, Y)) for F in Fs],
                                rtol=1e-12, atol=1e-10)
     x = rng.standard_normal(block.n_vars)

@@ -242,6 +242,46 @@ def _factor(diag: list[np.ndarray], sub: list[np.ndarray | None]) -> _Factor | N
     return _Factor(Ld, Ls, logdet)
 
 
+class _Semiseparable:
+    """Column blocks of ``A^{-1} B`` above a block-tridiagonal ``A`` (given by its block Cholesky
+    factor) for ``B`` supported on two consecutive row blocks ``p, p + 1``.
+
+    ``A^{-1}`` is block semiseparable: for row blocks ``a < b``, ``(A^{-1})_{ab} = Q_a
+    (A^{-1})_{a+1, b}`` with ``Q_a = -L_aa^{-T} L_{a+1,a}^T``. So from the band of ``A^{-1}``
+    (selected inversion) the row blocks ``<= p + 1`` of ``A^{-1} B`` cost one ``n x n`` product
+    per block, where a solve costs four (a forward and a backward sweep)."""
+
+    def __init__(self, fac: _Factor):
+        self.diag, self.sub = _inverse_band(fac)
+        self.Q = [-(fac.inv[a].T @ fac.sub[a + 1].T) for a in range(len(fac.diag) - 1)]
+
+    def columns(self, rhs: list[np.ndarray | None], first: int) -> list[np.ndarray | None]:
+        """Row blocks ``0 .. first + 1`` of ``A^{-1} B`` for ``B`` given by its row blocks
+        ``first`` and ``first + 1`` (``rhs``; None: zero); the others are None."""
+        P = len(self.diag)
+        out: list[np.ndarray | None] = [None] * P
+        B0 = rhs[first]
+        B1 = rhs[first + 1] if first + 1 < P else None
+        top = None
+        if B0 is not None:
+            top = self.diag[first] @ B0
+        if B1 is not None:
+            t = self.sub[first + 1].T @ B1
+            top = t if top is None else top + t
+        if first + 1 < P:
+            low = None
+            if B0 is not None:
+                low = self.sub[first + 1] @ B0
+            if B1 is not None:
+                t = self.diag[first + 1] @ B1
+                low = t if low is None else low + t
+            out[first + 1] = low
+        out[first] = top
+        for a in range(first - 1, -1, -1):
+            out[a] = self.Q[a] @ out[a + 1]
+        return out
+
+
 @dataclass
 class BandedStructure:
     """The data of a block-tridiagonal low-rank LMI, arranged per partition block.
@@ -279,26 +319,40 @@ class BandedStructure:
         chunk_starts = {int(J[0]) for _, J in self.chunks}
         self.runs_ok = (np.unique(self.run_owner).size == self.run_owner.size
                         and chunk_starts <= set(self.run_starts.tolist()))
+        # offsets_cols[p]: the first column whose first block is >= p (columns are sorted by
+        # their first block), so columns touching blocks < p are those before it.
+        firsts = np.full(self.lam.size, self.sizes.size)
+        for p, J in self.chunks:
+            firsts[J] = p
+        self.offsets_cols = np.searchsorted(firsts, np.arange(self.sizes.size + 1))
         self.units, self.dense = [], []
+        self.units_lam, self.dense_lam = [], []  # the same with each column scaled by lam
         for p in range(self.sizes.size):
             Up = self.U[p]
             nnz = np.count_nonzero(Up, axis=0)
             unit = np.flatnonzero(nnz == 1)
             rest = np.flatnonzero(nnz != 1)
             rows = np.argmax(Up[:, unit] != 0, axis=0)
-            self.units.append((_as_slice(self.cols[p][unit]), rows, Up[rows, unit]))
-            self.dense.append((_as_slice(self.cols[p][rest]), np.ascontiguousarray(Up[:, rest])))
+            ucols, dcols = self.cols[p][unit], self.cols[p][rest]
+            vals, Ud = Up[rows, unit], np.ascontiguousarray(Up[:, rest])
+            self.units.append((_as_slice(ucols), rows, vals))
+            self.dense.append((_as_slice(dcols), Ud))
+            self.units_lam.append((_as_slice(ucols), rows, vals * self.lam[ucols]))
+            self.dense_lam.append((_as_slice(dcols), Ud * self.lam[dcols]))
 
-    def gram_rows(self, X: list[np.ndarray], out: np.ndarray) -> np.ndarray:
-        """``out += U^T X`` for ``X`` given as row blocks (``out`` has one row per column)."""
+    def gram_rows(self, X: list[np.ndarray], out: np.ndarray,
+                  scaled: bool = False) -> np.ndarray:
+        """``out += U^T X`` (``(U diag(lam))^T X`` if ``scaled``) for ``X`` given as row blocks
+        (``out`` has one row per column)."""
+        units, dense = (self.units_lam, self.dense_lam) if scaled else (self.units, self.dense)
         for p in range(self.sizes.size):
             Xp = X[p]
             if Xp is None:
                 continue
-            target, rows, vals = self.units[p]
+            target, rows, vals = units[p]
             if rows.size:
                 out[target] += vals[:, None] * Xp[rows]
-            target, Ud = self.dense[p]
+            target, Ud = dense[p]
             if Ud.shape[1]:
                 out[target] += Ud.T @ Xp
         return out
@@ -432,12 +486,25 @@ class BandedStructure:
         """
         n = self.n_vars
         M = np.zeros((n, n))
-        Mt = np.zeros((n, n))  # strictly-later chunk rows only, transposed in at the end
+        # With owner runs each chunk writes its rows and columns of M directly (symmetric, and
+        # no other chunk writes them); otherwise the other triangle's chunk rows go to Mt and
+        # are transposed in at the end.
+        Mt = None if self.runs_ok else np.zeros((n, n))
         chunks = self.chunks  # largest first: a chunk's solves run from its first block on
         lock = threading.Lock()
+        if Rp is None and self.sizes.size > 1:
+            # Feasible iterate: no Rp term, so each chunk needs only the pairs with earlier
+            # columns, which the inverses' semiseparable structure gives by one product per
+            # block (see _schur_chunk_up) instead of a forward and a backward solve.
+            ups = (_Semiseparable(facS), _Semiseparable(facW))
 
-        def run(chunk):
-            return self._schur_chunk(chunk, facS, facW, Rp, M, Mt, lock)
+            def run(chunk):
+                return self._schur_chunk_up(chunk, *ups, M, Mt, lock)
+
+            chunks = chunks[::-1]  # largest first: their work grows with the first block
+        else:
+            def run(chunk):
+                return self._schur_chunk(chunk, facS, facW, Rp, M, Mt, lock)
 
         if workers > 1 and len(chunks) > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -446,8 +513,10 @@ class BandedStructure:
             parts = [run(ch) for ch in chunks]
         aZ = sum(p[0] for p in parts)
         aWRZ = sum(p[1] for p in parts)
-        M += Mt.T
-        return 0.5 * (M + M.T), aZ, aWRZ
+        if Mt is not None:
+            M += Mt.T
+            M = 0.5 * (M + M.T)
+        return M, aZ, aWRZ
 
     def _schur_chunk(self, chunk, facS, facW, Rp, M, Mt, lock) -> tuple:
         """One chunk's share of :meth:`schur`: its columns of ``M`` (and of ``Mt``) are written
@@ -458,15 +527,7 @@ class BandedStructure:
         P = self.sizes.size
         aZ = np.zeros(n)
         aWRZ = np.zeros(n)
-        rhs: list[np.ndarray | None] = [None] * P
-        for p in (first, first + 1):
-            if p < P:
-                where = self.pos[p][J]
-                if np.any(where >= 0):
-                    B = np.zeros((self.sizes[p], J.size))
-                    ok = where >= 0
-                    B[:, ok] = self.U[p][:, where[ok]]
-                    rhs[p] = B
+        rhs = self._chunk_rhs(first, J)
         # Only the pairs (a, b) with a in this chunk or a later one: the rest by symmetry.
         # (The term with Rp needs every row block.)
         stop = first if Rp is None else 0
@@ -491,9 +552,11 @@ class BandedStructure:
             A = np.add.reduceat(GW, starts, axis=0)
             A = np.add.reduceat(A, self.run_starts[k0:k1] - s0, axis=1)
             rows, cols = self.run_owner[k0:], self.run_owner[k0:k1]
-            M[np.ix_(rows, cols)] += A
+            own = A[: k1 - k0]
+            M[np.ix_(cols, cols)] += 0.5 * (own + own.T)
             if k1 < self.run_starts.size:
-                Mt[np.ix_(rows[k1 - k0 :], cols)] += A[k1 - k0 :]
+                M[np.ix_(rows[k1 - k0 :], cols)] += A[k1 - k0 :]
+                M[np.ix_(cols, rows[k1 - k0 :])] += A[k1 - k0 :].T
         else:
             T = self.agg[:, s0:] @ GW  # (n, |J|)
             upd = (aJ @ T.T).T
@@ -503,6 +566,62 @@ class BandedStructure:
                 if updt is not None:
                     Mt += updt
         return aZ, aWRZ
+
+    def _chunk_rhs(self, first: int, J: np.ndarray) -> list[np.ndarray | None]:
+        """Rows of the chunk's columns ``J`` in blocks ``first`` and ``first + 1``."""
+        P = self.sizes.size
+        rhs: list[np.ndarray | None] = [None] * P
+        for p in (first, first + 1):
+            if p < P:
+                where = self.pos[p][J]
+                if np.any(where >= 0):
+                    B = np.zeros((self.sizes[p], J.size))
+                    ok = where >= 0
+                    B[:, ok] = self.U[p][:, where[ok]]
+                    rhs[p] = B
+        return rhs
+
+    def _schur_chunk_up(self, chunk, upZ: _Semiseparable, upW: _Semiseparable, M, Mt,
+                        lock) -> tuple:
+        """:meth:`_schur_chunk` for a feasible iterate (no ``Rp``), pairing the chunk's columns
+        with the columns of this and the earlier chunks: their Grams with ``Z`` and ``W`` need
+        the row blocks ``<= first + 1`` of ``Z U_J`` and ``W U_J``, from the band and the
+        upward transfer matrices (:class:`_Semiseparable`)."""
+        first, J = chunk
+        n = self.n_vars
+        lamJ = self.lam[J]
+        rhs = self._chunk_rhs(first, J)
+        XZ = upZ.columns(rhs, first)
+        # lam folded into both sides of W's Gram: GW = (U lam)^T W (U_J lam_J).
+        XW = upW.columns([None if B is None else B * lamJ for B in rhs], first)
+        s0, e0 = int(J[0]), int(J[-1]) + 1
+        # Columns touching blocks <= first + 1 belong to chunks <= first + 1.
+        e1 = int(self.offsets_cols[min(first + 2, self.sizes.size)])
+        GZ = self.gram_rows(XZ, np.zeros((e1, J.size)))[:e0]
+        GW = self.gram_rows(XW, np.zeros((e1, J.size)), scaled=True)[:e0]
+        aJ = self.agg[:, J]
+        aZ = aJ @ (lamJ * GZ[s0 + np.arange(J.size), np.arange(J.size)])
+        GW *= GZ
+        if self.runs_ok:
+            # This chunk's variables own these columns of M and Mt: no other chunk writes them.
+            k0, k1 = np.searchsorted(self.run_starts, [s0, e0])
+            A = np.add.reduceat(GW, self.run_starts[:k1], axis=0)
+            A = np.add.reduceat(A, self.run_starts[k0:k1] - s0, axis=1)
+            rows, cols = self.run_owner[:k1], self.run_owner[k0:k1]
+            own = A[k0:]
+            M[np.ix_(cols, cols)] += 0.5 * (own + own.T)
+            if k0:
+                M[np.ix_(rows[:k0], cols)] += A[:k0]
+                M[np.ix_(cols, rows[:k0])] += A[:k0].T
+        else:
+            T = self.agg[:, :e0] @ GW  # (n, |J|)
+            upd = (aJ @ T.T).T
+            updt = (aJ @ (self.agg[:, :s0] @ GW[:s0]).T).T if s0 else None
+            with lock:
+                M += upd
+                if updt is not None:
+                    Mt += updt
+        return aZ, np.zeros(n)
 
     def identity(self, value: float) -> Tri:
         return ([value * np.eye(n) for n in self.sizes],
@@ -1055,12 +1174,19 @@ THREADED_SCHUR_MIN = 1500
 
 
 def _factor_schur(Ms: np.ndarray, threads: int) -> np.ndarray | None:
-    """Cholesky factor of the (scaled) Schur matrix; a large one on ``threads`` BLAS threads
-    (the caller's setting when the solve began)."""
+    """Cholesky factor of the (scaled, symmetric) Schur matrix, computed in its memory (``Ms``
+    is overwritten: its transpose is the Fortran-ordered matrix LAPACK works on, so no copy of
+    an ``n x n`` array is made); a large one on ``threads`` BLAS threads (the caller's setting
+    when the solve began)."""
+
+    def factor():
+        G, info = lapack.dpotrf(Ms.T, lower=1, clean=1, overwrite_a=1)
+        return G if info == 0 else None
+
     if Ms.shape[0] < THREADED_SCHUR_MIN or threads <= 1:
-        return _chol(Ms)
+        return factor()
     with threadpool_limits(limits=threads, user_api="blas"):
-        return _chol(Ms)
+        return factor()
 
 
 def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: int,
@@ -1159,9 +1285,10 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
             M, aZ, aWRZ = st.schur(facS, facW, Rp, workers=workers)
             M[nn, nn] += z / s
             dsc = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
-            Ms = M * dsc[:, None] * dsc[None, :]
-            Ms[np.diag_indices(n)] += 1e-14
-            Gm = _factor_schur(Ms, threads)
+            M *= dsc[:, None]  # in place: the unscaled matrix is not needed again
+            M *= dsc[None, :]
+            M[np.diag_indices(n)] += 1e-14
+            Gm = _factor_schur(M, threads)
             if Gm is None:
                 raise np.linalg.LinAlgError("Schur matrix is not positive definite")
             newton = _Newton(st, facS, facW, cliques, S, Y, z, s, Rp, rp_lp, rd, aY, aZ, aWRZ,
