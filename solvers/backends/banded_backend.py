@@ -748,7 +748,8 @@ class _Newton:
     """One iteration's factorisations and the HKM directions built from them (internal)."""
 
     def __init__(self, st, facS, facW, cliques, S, Y, z, s, Rp, rp_lp, rd, aY, aZ, aWRZ, Gm,
-                 dsc, nn, Winv):
+                 dsc, nn, Winv, workers: int = 1):
+        self.workers = workers  # threads for the two chains of the second-order term
         self.st, self.facS, self.facW, self.cliques = st, facS, facW, cliques
         self.S, self.Y, self.z, self.s = S, Y, z, s
         self.Rp, self.rp_lp, self.rd, self.aY, self.aZ, self.aWRZ = Rp, rp_lp, rd, aY, aZ, aWRZ
@@ -766,8 +767,9 @@ class _Newton:
 
     def direction(self, sigma_mu: float, g_lp: np.ndarray, second: Tri | None):
         """HKM direction for ``G = sigma_mu Z - Y^ - second``. The predictor's (``second`` None)
-        also returns ``K = Y^ dS Z`` and ``dS Z`` (dense row blocks) for the second-order term;
-        the corrector's takes the pattern of ``Y^ dS Z`` from :class:`_ProductBand`."""
+        also returns, for the second-order term, ``K = Y^ dS Z`` and ``dS Z`` (dense row blocks)
+        with few blocks, else the band of ``K`` (:meth:`_ProductBand.band`) and None; the
+        corrector's takes the pattern of ``Y^ dS Z`` from :class:`_ProductBand`."""
         st, nn, z, s = self.st, self.nn, self.z, self.s
         rhs = -self.rd + sigma_mu * self.aZ - self.aY - self.aWRZ
         PG = _tri_lin(sigma_mu, self.PZ, -1.0, self.Y)
@@ -783,7 +785,9 @@ class _Newton:
         ds = self.rp_lp + dx[nn]
         dz = g_lp - z * ds / s
         if second is not None or not self.dense:  # only the pattern of Y^ dS Z is needed
-            return dx, dS, _tri_lin(1.0, PG, -1.0, self.band.sym(dS)), ds, dz, None, None
+            parts = self.band.band(dS)
+            dY = _tri_lin(1.0, PG, -1.0, self.band.sym(dS, parts))
+            return dx, dS, dY, ds, dz, (parts if second is None else None), None
         VZ = _tri_apply_blocks(dS, self.Z)
         K = self.facW.solve(VZ)  # row blocks of Y^ dS Z
         dY = _tri_lin(1.0, PG, -1.0, _sym_pattern(st, K))
@@ -796,9 +800,13 @@ class _Newton:
         ``Z dS Y^ dS Z``."""
         if not self.dense:
             P = self.st.sizes.size
-            k1 = self.band.band(dS)
-            k2 = self.band.chain("ABB", dS)
-            k3 = self.band.chain("BAB", dS)
+            k1 = K if K is not None else self.band.band(dS)  # the predictor's, when it has it
+            if self.workers > 1:
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    k2, k3 = pool.map(lambda labels: self.band.chain(labels, dS), ("ABB", "BAB"))
+            else:
+                k2 = self.band.chain("ABB", dS)
+                k3 = self.band.chain("BAB", dS)
             D = [[-a - 0.5 * (b + c) if a is not None else None
                   for a, b, c in zip(*parts, strict=True)]
                  for parts in zip(k1, k2, k3, strict=True)]
@@ -1008,9 +1016,10 @@ class _ProductBand:
             G = Gp
         return diag, lower, upper
 
-    def sym(self, C: Tri) -> Tri:
-        """The band of ``sym(A^{-1} C B^{-1})``, as a symmetric block-tridiagonal matrix."""
-        diag, lower, upper = self.band(C)
+    def sym(self, C: Tri, parts: tuple | None = None) -> Tri:
+        """The band of ``sym(A^{-1} C B^{-1})``, as a symmetric block-tridiagonal matrix
+        (``parts``: :meth:`band` of ``C``, where already computed)."""
+        diag, lower, upper = self.band(C) if parts is None else parts
         return ([0.5 * (d + d.T) for d in diag],
                 [None] + [0.5 * (lower[p] + upper[p].T) for p in range(1, self.P)])
 
@@ -1292,7 +1301,7 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
             if Gm is None:
                 raise np.linalg.LinAlgError("Schur matrix is not positive definite")
             newton = _Newton(st, facS, facW, cliques, S, Y, z, s, Rp, rp_lp, rd, aY, aZ, aWRZ,
-                             Gm, dsc, nn, Winv)
+                             Gm, dsc, nn, Winv, workers=workers)
             # Predictor (affine scaling, sigma = 0).
             dx, dS, dY, ds, dz, K, VZ = newton.direction(0.0, -z, None)
             a_p, a_d = newton.steps(dS, dY, ds, dz)
