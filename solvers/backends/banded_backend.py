@@ -344,10 +344,14 @@ class BandedStructure:
             rows = np.argmax(Up[:, unit] != 0, axis=0)
             ucols, dcols = self.cols[p][unit], self.cols[p][rest]
             vals, Ud = Up[rows, unit], np.ascontiguousarray(Up[:, rest])
-            self.units.append((_as_slice(ucols), rows, vals))
-            self.dense.append((_as_slice(dcols), Ud))
-            self.units_lam.append((_as_slice(ucols), rows, vals * self.lam[ucols]))
-            self.dense_lam.append((_as_slice(dcols), Ud * self.lam[dcols]))
+            # A unit column's row of U^T X is a scaled row of X: a sparse selection product.
+            for units, dense, lam in ((self.units, self.dense, None),
+                                      (self.units_lam, self.dense_lam, self.lam)):
+                v = vals if lam is None else vals * lam[ucols]
+                E = sp.csr_matrix((v, (np.arange(unit.size), rows)),
+                                  shape=(unit.size, Up.shape[0]))
+                units.append((_as_slice(ucols), E))
+                dense.append((_as_slice(dcols), Ud if lam is None else Ud * lam[dcols]))
 
     def gram_rows(self, X: list[np.ndarray], out: np.ndarray,
                   scaled: bool = False) -> np.ndarray:
@@ -358,9 +362,9 @@ class BandedStructure:
             Xp = X[p]
             if Xp is None:
                 continue
-            target, rows, vals = units[p]
-            if rows.size:
-                out[target] += vals[:, None] * Xp[rows]
+            target, E = units[p]
+            if E.shape[0]:
+                out[target] += E @ Xp
             target, Ud = dense[p]
             if Ud.shape[1]:
                 out[target] += Ud.T @ Xp
