@@ -131,6 +131,16 @@ def _coarsen(sizes: np.ndarray, target: int) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
+def _add_block(M: np.ndarray, rows: np.ndarray, cols: np.ndarray, A: np.ndarray) -> None:
+    """``M[rows x cols] += A``, by slices where the indices are contiguous ranges (variables
+    numbered layer by layer make them so; fancy indexing is several times slower)."""
+    r, c = _as_slice(rows), _as_slice(cols)
+    if isinstance(r, slice) and isinstance(c, slice):
+        M[r, c] += A
+    else:
+        M[np.ix_(rows, cols)] += A
+
+
 def _segment_sum(X: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Sums of the row segments of ``X`` that begin at ``starts`` (increasing, from 0), as
     ``np.add.reduceat(X, starts, axis=0)`` computes them, but by a sparse 0/1 product: several
@@ -566,10 +576,10 @@ class BandedStructure:
             A = _segment_sum(A.T, self.run_starts[k0:k1] - s0).T
             rows, cols = self.run_owner[k0:], self.run_owner[k0:k1]
             own = A[: k1 - k0]
-            M[np.ix_(cols, cols)] += 0.5 * (own + own.T)
+            _add_block(M, cols, cols, 0.5 * (own + own.T))
             if k1 < self.run_starts.size:
-                M[np.ix_(rows[k1 - k0 :], cols)] += A[k1 - k0 :]
-                M[np.ix_(cols, rows[k1 - k0 :])] += A[k1 - k0 :].T
+                _add_block(M, rows[k1 - k0 :], cols, A[k1 - k0 :])
+                _add_block(M, cols, rows[k1 - k0 :], A[k1 - k0 :].T)
         else:
             T = self.agg[:, s0:] @ GW  # (n, |J|)
             upd = (aJ @ T.T).T
@@ -622,10 +632,10 @@ class BandedStructure:
             A = _segment_sum(A.T, self.run_starts[k0:k1] - s0).T
             rows, cols = self.run_owner[:k1], self.run_owner[k0:k1]
             own = A[k0:]
-            M[np.ix_(cols, cols)] += 0.5 * (own + own.T)
+            _add_block(M, cols, cols, 0.5 * (own + own.T))
             if k0:
-                M[np.ix_(rows[:k0], cols)] += A[:k0]
-                M[np.ix_(cols, rows[:k0])] += A[:k0].T
+                _add_block(M, rows[:k0], cols, A[:k0])
+                _add_block(M, cols, rows[:k0], A[:k0].T)
         else:
             T = self.agg[:, :e0] @ GW  # (n, |J|)
             upd = (aJ @ T.T).T
