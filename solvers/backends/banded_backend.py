@@ -443,12 +443,14 @@ class BandedStructure:
         Ucsr = U.tocsr()
         cols, Ub, pos = [], [], []
         for p in range(P):
-            rows = Ucsr[offsets[p] : offsets[p + 1]]
-            touched = np.unique(rows.indices)
+            rows = Ucsr[offsets[p] : offsets[p + 1]].tocoo()
+            touched = np.unique(rows.col)
             cols.append(touched)
-            Ub.append(np.ascontiguousarray(rows[:, touched].toarray()))
             where = np.full(R, -1, dtype=np.int64)
             where[touched] = np.arange(touched.size)
+            Up = np.zeros((rows.shape[0], touched.size))  # scattered: column slicing of a
+            np.add.at(Up, (rows.row, where[rows.col]), rows.data)  # CSR matrix is slow
+            Ub.append(Up)
             pos.append(where)
         pair: list[tuple[np.ndarray, np.ndarray] | None] = [None]
         for p in range(1, P):
