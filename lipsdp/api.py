@@ -40,15 +40,16 @@ MULTIPLIERS = ("neuron", "layer")
 #: at side 140 and crashes at side 350) ...
 AUTO_SOLVER = "banded-ipm"
 
-#: ... except up to this LMI side, where the dense-matrix HKM backend is faster (its O(m^3)
-#: kernels are a few BLAS calls; measured on 2 cores with the feasible start: 0.08 s against
-#: 0.15 s at side 140, 0.48 s against 0.59 s at side 350, 0.42 s against 0.44 s at side 330 with
-#: 11 blocks; but 2.2 s against 1.6 s at side 522 with 9 blocks) ...
+#: ... except up to this LMI side, where the dense-matrix HKM backend is as fast or faster (its
+#: O(m^3) kernels are a few BLAS calls; measured on 2 cores, ``experiments/bench_solvers.py
+#: --quick`` and ``--real``: 0.16 s against 0.22 s at side 140, 0.74 s against 0.89 s for the
+#: compressed 784-100-100-10 MNIST network (side 300), 0.57 s against 0.55 s at side 350; but
+#: 2.2 s against 1.6 s at side 522 with 9 blocks) ...
 DENSE_AUTO_MAX_SIDE = 400
 #: ... and up to this side when the LMI has at most DENSE_AUTO_MAX_BLOCKS blocks (input and two
-#: hidden layers), where the banded kernels have little sparsity to exploit (measured: 2.25 s
-#: against 3.41 s for the compressed 784-200-200-10 MNIST network, side 600; 10.3 s for both at
-#: side 900; ``experiments/bench_solvers.py --real``).
+#: hidden layers), where the banded kernels have little sparsity to exploit (measured: 2.49 s
+#: against 3.09 s for the compressed 784-200-200-10 MNIST network, side 600; 10.9 s against
+#: 10.8 s at side 900; ``experiments/bench_solvers.py --real``).
 DENSE_AUTO_MAX_SIDE_FEW_BLOCKS = 900
 DENSE_AUTO_MAX_BLOCKS = 3
 DENSE_AUTO_SOLVER = "lowrank-ipm"

@@ -68,7 +68,6 @@ BLOCKED_START_STEP = 0.1
 SINGLE_THREAD_MAX_SIDE = 800
 
 
-
 @dataclass
 class _Block:
     """One LMI block with the data the iteration needs.
@@ -119,8 +118,9 @@ class _Block:
         else:
             AU = np.asarray(self.Urest.T @ A).T
             out[k:, k:] = np.asarray(self.Urest.T @ AU)
-        out[:k, k:] = AU[r]
-        out[k:, :k] = AU[r].T
+        cross = AU[r]
+        out[:k, k:] = cross
+        out[k:, :k] = cross.T
         return out
 
     def schur(self, Y: np.ndarray, Z: np.ndarray) -> np.ndarray:
