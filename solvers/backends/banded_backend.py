@@ -331,8 +331,8 @@ class BandedStructure:
 
     def __post_init__(self) -> None:
         # Owner runs: where every variable's columns are one contiguous run that no chunk
-        # boundary splits, aggregating columns into variables is a segmented sum
-        # instead of a sparse product.
+        # boundary splits, aggregating columns into variables is a segmented sum over the runs
+        # (_segment_sum) and a block write, instead of two products with agg under a lock.
         self.run_starts = np.concatenate([[0], np.flatnonzero(np.diff(self.owner)) + 1])
         self.run_owner = self.owner[self.run_starts]
         chunk_starts = {int(J[0]) for _, J in self.chunks}
