@@ -43,8 +43,8 @@ AUTO_SOLVER = "banded-ipm"
 #: ... except up to this LMI side, where the dense-matrix HKM backend is as fast or faster (its
 #: O(m^3) kernels are a few BLAS calls; measured on 2 cores, ``experiments/bench_solvers.py
 #: --quick`` and ``--real``: 0.16 s against 0.22 s at side 140, 0.74 s against 0.89 s for the
-#: compressed 784-100-100-10 MNIST network (side 300), 0.57 s against 0.55 s at side 350; but
-#: 2.2 s against 1.6 s at side 522 with 9 blocks) ...
+#: compressed 784-100-100-10 MNIST network (side 300), 0.57 s against 0.55 s at side 350; with
+#: many blocks and a larger side the banded kernels win) ...
 DENSE_AUTO_MAX_SIDE = 400
 #: ... and up to this side when the LMI has at most DENSE_AUTO_MAX_BLOCKS blocks (input and two
 #: hidden layers), where the banded kernels have little sparsity to exploit (measured: 2.49 s
@@ -64,8 +64,8 @@ DEFAULT_OPTIONS: dict[str, dict] = {"scs": {"tol": 1e-8, "max_iter": 100_000}}
 ANYTIME_BACKENDS = frozenset({"lowrank-ipm", "banded-ipm"})
 
 #: Feasible points handed to the structured interior-point backends as their start are scaled
-#: by this factor (see _solve_full). Measured with banded-ipm from the reference point: 1.1 and
-#: 1.01 gave 26 iterations on 30-30x40-10 against 30-32 for 1.001; 1.1 is the least sensitive.
+#: by this factor (see _solve_full): far enough inside the cone for long first steps, close
+#: enough to keep the reference point's scale.
 START_SCALE = 1.1
 
 #: Convex-combination weights tried when the solver's own direction fails certification.
@@ -194,9 +194,9 @@ def _solve_full(
         # formulation's reference point (x = 1, the point its balanced scaling is built around)
         # scaled by START_SCALE: scaling up keeps a point feasible (M(c rho, c t) =
         # c M(rho, t) - (c - 1) W_l^T W_l for c >= 1) and moves it off the boundary. A user's
-        # warm start is not their start (measured: from ECLipsE-Fast's point the first step of a
-        # 20-layer network was blocked, from a previous optimum 2 iterations fewer on 3 x 100
-        # but 2 more on 20 x 30); it stays the fallback bound.
+        # warm start is not their start: a closed form's point can sit so near the boundary in
+        # this scaling that the first step is blocked (tests/test_ipm.py, ECLipsE-Fast's point
+        # on a 10-layer network); it stays the fallback bound.
         x0 = START_SCALE * np.ones(formulation.problem.n_vars)
     options = {**DEFAULT_OPTIONS.get(solver, {}), **options}
     anytime = None
