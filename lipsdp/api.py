@@ -400,7 +400,8 @@ def solve(
     Raises
     ------
     ValueError
-        Unknown variant, multipliers or solver name; invalid network or options.
+        Unknown variant, multipliers or solver name; invalid network or options; a weight matrix
+        that is all zero (the network is constant, ``L = 0``, and the LMI degenerate).
     solvers.SolverNotInstalledError
         A known backend that is not installed (a ``ValueError`` too); the message names the
         ``pip install`` that fixes it.
@@ -433,6 +434,11 @@ def solve(
             f"variant 'full' takes no options; got {sorted(variant_options)}"
         )
     net = as_network(net, slopes)
+    for k, W in enumerate(net.weights):
+        if not np.any(W):
+            # The variables' scales (and every closed form) degenerate here: say so up front
+            # rather than fail inside the formulation.
+            raise ValueError(f"weights[{k}] is zero; the network is constant (L = 0)")
     if solver != "auto":
         solver = solvers.check_solver(solver)
     elif variant == "full" or net.n_hidden == 0:

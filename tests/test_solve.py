@@ -193,3 +193,11 @@ def test_unknown_and_not_installed_solver_differ(small_net):
         pytest.skip("every commercial cvxpy solver is installed here")
     with pytest.raises(solvers.SolverNotInstalledError, match="pip install"):
         lipsdp.solve(small_net, solver=missing)
+
+
+@pytest.mark.parametrize("zero", [0, 1, 2])
+def test_a_zero_weight_matrix_is_rejected_with_its_index(rng, zero):
+    W = random_weights(rng, [6, 4, 5, 2])
+    W[zero] = np.zeros_like(W[zero])
+    with pytest.raises(ValueError, match=rf"weights\[{zero}\] is zero; the network is constant"):
+        lipsdp.solve(W)
