@@ -179,16 +179,6 @@ def _solve_full(
     method = f"lipsdp-{multipliers}"
     formulation = with_lowrank(build_full(net, multipliers), net)
     x0 = None
-    if warm_start is not None:
-        rho0, t0 = warm_start  # type: ignore[misc]
-        x0 = formulation.from_multipliers(rho0, t0)
-        dual = getattr(warm_start, "dual", None)
-        if dual is not None and np.shape(dual[1]) == formulation.scale.shape:
-            Y, mu = dual
-            x0 = solvers.SolverResult(
-                x=x0, status=solvers.Status.OPTIMAL,
-                dual=(formulation.scale_dual(Y),), info={"dual_nonneg": mu * formulation.scale},
-            )
     if solver in ANYTIME_BACKENDS:
         # The structured interior-point backends start primal-feasible and centred from the
         # formulation's reference point (x = 1, the point its balanced scaling is built around)
@@ -198,6 +188,16 @@ def _solve_full(
         # this scaling that the first step is blocked (tests/test_ipm.py, ECLipsE-Fast's point
         # on a 10-layer network); it stays the fallback bound.
         x0 = START_SCALE * np.ones(formulation.problem.n_vars)
+    elif warm_start is not None:
+        rho0, t0 = warm_start  # type: ignore[misc]
+        x0 = formulation.from_multipliers(rho0, t0)
+        dual = getattr(warm_start, "dual", None)
+        if dual is not None and np.shape(dual[1]) == formulation.scale.shape:
+            Y, mu = dual
+            x0 = solvers.SolverResult(
+                x=x0, status=solvers.Status.OPTIMAL,
+                dual=(formulation.scale_dual(Y),), info={"dual_nonneg": mu * formulation.scale},
+            )
     options = {**DEFAULT_OPTIONS.get(solver, {}), **options}
     anytime = None
     if solver in ANYTIME_BACKENDS:

@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--variant", default="full", choices=sorted(VARIANTS))
     s.add_argument("--multipliers", default="neuron", choices=MULTIPLIERS)
     s.add_argument("--solver", default="auto",
-                   help="auto (lowrank-ipm up to LMI side 400, else banded-ipm), banded-ipm, "
+                   help="auto (lowrank-ipm for small LMIs, else banded-ipm), banded-ipm, "
                         "lowrank-ipm, clarabel, scs or cvxpy:<NAME>")
     s.add_argument("--split", type=int, metavar="K",
                    help="variant split: blocks of K consecutive weight matrices")

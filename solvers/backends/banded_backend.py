@@ -77,6 +77,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from solvers.backends import backend_options, failed_result
 from solvers.backends.ipm_backend import (
+    _centring_mu,
     _factor_columns,
     _lanczos_min,
     _max_step_vec,
@@ -1151,10 +1152,8 @@ def _feasible_start(st: BandedStructure, c: np.ndarray, nn: np.ndarray,
     if fac is None:
         return None
     Zb = _inverse_band(fac)
-    g = st.adjoint(Zb)
-    g[nn] += 1.0 / x0[nn]
-    mu = float(c @ g) / float(g @ g) if g @ g > 0 else np.nan
-    if not (np.isfinite(mu) and mu > 0):
+    mu = _centring_mu(c, st.adjoint(Zb), nn, x0)
+    if mu is None:
         return None
     Y = ([mu * 0.5 * (d + d.T) for d in Zb[0]], [None] + [mu * b for b in Zb[1][1:]])
     return x0.copy(), S, x0[nn].copy(), Y, mu / x0[nn]

@@ -432,6 +432,26 @@ def _verified_step(X: list[np.ndarray], L: list[np.ndarray], dX: list[np.ndarray
     return a, list(factors)
 
 
+def _centring_mu(c: np.ndarray, aZ: np.ndarray, nn: np.ndarray, x0: np.ndarray) -> float | None:
+    """The ``mu`` of the centred start ``Y = mu S^{-1}``, ``z = mu / x0``: the least-squares
+    fit of the dual equation ``A^*(Y) + z = c``, given ``aZ = A^*(S^{-1})``; None unless
+    finite and positive."""
+    g = aZ.copy()
+    g[nn] += 1.0 / x0[nn]
+    gg = float(g @ g)
+    mu = float(c @ g) / gg if gg > 0 else np.nan
+    return mu if np.isfinite(mu) and mu > 0 else None
+
+
+def _default_start(blocks: list[_Block], n: int, n_nonneg: int, xi: float, eta: float) -> tuple:
+    """``(x, S, L_S, s, Y, L_Y, z)`` of the infeasible start: ``x = 0``, ``S = eta I``,
+    ``Y = xi I``."""
+    return (np.zeros(n), [eta * np.eye(b.m) for b in blocks],
+            [np.sqrt(eta) * np.eye(b.m) for b in blocks], np.full(n_nonneg, eta),
+            [xi * np.eye(b.m) for b in blocks], [np.sqrt(xi) * np.eye(b.m) for b in blocks],
+            np.full(n_nonneg, xi))
+
+
 def _feasible_start(blocks: list[_Block], c: np.ndarray, nn: np.ndarray,
                     x0: np.ndarray | None) -> tuple | None:
     """``(x, S, L_S, s, Y, L_Y, z)`` of the centred start at a strictly feasible ``x0`` (module
@@ -443,10 +463,8 @@ def _feasible_start(blocks: list[_Block], c: np.ndarray, nn: np.ndarray,
     if any(L is None for L in LS):
         return None
     Z = [_inverse(L) for L in LS]
-    g = sum(b.op(Zk) for b, Zk in zip(blocks, Z, strict=True))
-    g[nn] += 1.0 / x0[nn]
-    mu = float(c @ g) / float(g @ g) if g @ g > 0 else np.nan
-    if not (np.isfinite(mu) and mu > 0):
+    mu = _centring_mu(c, sum(b.op(Zk) for b, Zk in zip(blocks, Z, strict=True)), nn, x0)
+    if mu is None:
         return None
     Y = [mu * Zk for Zk in Z]
     LY = [_chol(Yk) for Yk in Y]
@@ -484,16 +502,9 @@ def _iterate(
     xi = max(0.1, float(np.max(np.abs(c) / (1 + col_norms))))
     eta = 0.1 * max(10.0, np.sqrt(m_max),
                     max(f0_norm, float(col_norms.max(initial=0.0))) / np.sqrt(m_max))
-    x = np.zeros(n)
-    Y = [xi * np.eye(b.m) for b in blocks]
-    S = [eta * np.eye(b.m) for b in blocks]
-    LY = [np.sqrt(xi) * np.eye(b.m) for b in blocks]
-    LS = [np.sqrt(eta) * np.eye(b.m) for b in blocks]
-    z = np.full(nn.size, xi)  # dual of x_nn >= 0
-    s = np.full(nn.size, eta)  # slack of x_nn >= 0
+    # s: slack of x_nn >= 0; z: its dual.
     feasible = _feasible_start(blocks, c, nn, x0)
-    if feasible is not None:
-        x, S, LS, s, Y, LY, z = feasible
+    x, S, LS, s, Y, LY, z = feasible or _default_start(blocks, n, nn.size, xi, eta)
 
     norm_c = 1.0 + np.linalg.norm(c)
     norm_F0 = 1.0 + np.sqrt(sum(np.linalg.norm(b.F0) ** 2 for b in blocks))
@@ -585,11 +596,7 @@ def _iterate(
             # start again from the default point.
             logger.info("%s: feasible start blocked (steps %.1e, %.1e); default start instead",
                         NAME, a_p, a_d)
-            x = np.zeros(n)
-            Y, S = [xi * np.eye(b.m) for b in blocks], [eta * np.eye(b.m) for b in blocks]
-            LY = [np.sqrt(xi) * np.eye(b.m) for b in blocks]
-            LS = [np.sqrt(eta) * np.eye(b.m) for b in blocks]
-            z, s = np.full(nn.size, xi), np.full(nn.size, eta)
+            x, S, LS, s, Y, LY, z = _default_start(blocks, n, nn.size, xi, eta)
             continue
         if max(a_p, a_d) < 1e-8:
             status, native = Status.NUMERICAL_ERROR, "stalled"
