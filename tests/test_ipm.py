@@ -190,3 +190,23 @@ def test_lowrank_ipm_sparse_factor_columns_match_clarabel(rng):
     assert ours.ok
     assert ref.ok
     assert ours.objective == pytest.approx(ref.objective, rel=1e-6)
+
+
+@pytest.mark.parametrize("runs", [True, False])
+def test_lowrank_schur_matches_its_definition(rng, runs):
+    """``M_ij = tr(F_i Y F_j Z)`` from the factors equals the definition, both with D's
+    off-diagonal applied as slice runs and through the sparse product."""
+    from solvers.backends.ipm_backend import _prepare
+
+    net = lipsdp.Network(random_weights(rng, [5, 9, 7, 3]), (0.1, 1.0))
+    block = with_lowrank(build_full(net), net).problem.blocks[0]
+    b = _prepare(block)
+    assert b.D_runs is not None
+    if not runs:
+        b = replace(b, D_runs=None)
+    m = block.size
+    Y, Z = (B @ B.T for B in rng.standard_normal((2, m, m)))
+    Fs = [block.F[:, i].toarray().reshape(m, m, order="F") for i in range(block.n_vars)]
+    want = np.array([[np.trace(Fi @ Y @ Fj @ Z) for Fj in Fs] for Fi in Fs])
+    for _ in range(2):  # the second call reuses the work buffers
+        np.testing.assert_allclose(b.schur(Y, Z), want, rtol=1e-10, atol=1e-10 * abs(want).max())
