@@ -192,18 +192,22 @@ def test_lowrank_ipm_sparse_factor_columns_match_clarabel(rng):
     assert ours.objective == pytest.approx(ref.objective, rel=1e-6)
 
 
-@pytest.mark.parametrize("runs", [True, False])
-def test_lowrank_schur_matches_its_definition(rng, runs):
-    """``M_ij = tr(F_i Y F_j Z)`` from the factors equals the definition, both with D's
-    off-diagonal applied as slice runs and through the sparse product."""
+@pytest.mark.parametrize(("runs", "segments"), [(True, True), (False, True), (True, False)])
+def test_lowrank_schur_matches_its_definition(rng, runs, segments):
+    """``M_ij = tr(F_i Y F_j Z)`` from the factors equals the definition, with D's
+    off-diagonal applied as slice runs or by the sparse product, and the columns summed into
+    variables by owner segments or by the sparse aggregation."""
     from solvers.backends.ipm_backend import _prepare
 
     net = lipsdp.Network(random_weights(rng, [5, 9, 7, 3]), (0.1, 1.0))
     block = with_lowrank(build_full(net), net).problem.blocks[0]
     b = _prepare(block)
     assert b.D_runs is not None
+    assert b.segments is not None
     if not runs:
         b = replace(b, D_runs=None)
+    if not segments:
+        b = replace(b, segments=None)
     m = block.size
     Y, Z = (B @ B.T for B in rng.standard_normal((2, m, m)))
     Fs = [block.F[:, i].toarray().reshape(m, m, order="F") for i in range(block.n_vars)]

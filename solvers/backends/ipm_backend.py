@@ -89,6 +89,7 @@ class _Block:
     Urest: sp.csc_matrix | None  # the other columns, where too sparse for dense groups
     D_diag: np.ndarray  # D's diagonal
     D_runs: list[tuple[int, int, np.ndarray]] | None  # D's off-diagonal as (row0, col0, values)
+    segments: list[tuple[int, int, int, bool]] | None  # (c0, c1, owner0, summed): see schur
 
     def op(self, K: np.ndarray) -> np.ndarray:
         """``[<F_i, K>]_i`` (K need not be symmetric: F_i is)."""
@@ -150,13 +151,32 @@ class _Block:
         return out
 
     def schur(self, Y: np.ndarray, Z: np.ndarray) -> np.ndarray:
-        """``[tr(F_i Y F_j Z)]_ij`` from the low-rank factors."""
+        """``[tr(F_i Y F_j Z)]_ij`` from the low-rank factors: ``agg (DG_Y o (DG_Z)^T) agg^T``."""
         R = self.D.shape[0]
         G = self._buf("G", (R, R))
-        H = self._apply_D(self._gram(Y, G), self._buf("H", (R, R)))
-        H *= self._apply_D(self._gram(Z, G), self._buf("DZ", (R, R))).T
-        # agg H^T agg^T = M^T, symmetrised below (a row-major sparse product, no transposes).
-        M = self.agg @ (self.agg @ H).T
+        DY = self._apply_D(self._gram(Y, G), self._buf("H", (R, R)))
+        DZ = self._apply_D(self._gram(Z, G), self._buf("DZ", (R, R)))
+        n = self.agg.shape[0]
+        if self.segments is None:
+            H = DY * DZ.T
+            M = self.agg @ (self.agg @ H).T  # M^T; symmetrised below
+        else:
+            # Column segments of one owner ("sum") or of consecutive owners ("diag"): each
+            # segment pair's Hadamard block is summed into M by slices.
+            M = np.zeros((n, n))
+            T = self._buf("T", (R, R))
+            for c0, c1, o0, rs in self.segments:
+                for d0, d1, p0, cs in self.segments:
+                    blk = np.multiply(DY[c0:c1, d0:d1], DZ[d0:d1, c0:c1].T,
+                                      out=T[: c1 - c0, : d1 - d0])
+                    if rs and cs:
+                        M[o0, p0] += blk.sum()
+                    elif rs:
+                        M[o0, p0 : p0 + d1 - d0] += blk.sum(axis=0)
+                    elif cs:
+                        M[o0 : o0 + c1 - c0, p0] += blk.sum(axis=1)
+                    else:
+                        M[o0 : o0 + c1 - c0, p0 : p0 + d1 - d0] += blk
         return 0.5 * (M + M.T)
 
 
@@ -256,7 +276,30 @@ def _prepare(block: LMIBlock) -> _Block:
         Urest=Urest,
         D_diag=Dp.diagonal(),
         D_runs=_diagonal_runs(Dp),
+        segments=_owner_segments(np.asarray(owner)[perm]),
     )
+
+
+def _owner_segments(own: np.ndarray, max_segments: int = 8) -> list | None:
+    """The columns' owners ``own`` as maximal segments ``(c0, c1, o0, summed)``: columns
+    ``c0:c1`` all owned by ``o0`` (``summed``) or by ``o0, o0 + 1, ...`` one each; None where
+    that takes more than ``max_segments`` segments."""
+    out = []
+    c, R = 0, own.size
+    while c < R:
+        e = c + 1
+        if e < R and own[e] == own[c]:
+            while e < R and own[e] == own[c]:
+                e += 1
+            out.append((c, e, int(own[c]), True))
+        else:
+            while e < R and own[e] == own[e - 1] + 1:
+                e += 1
+            out.append((c, e, int(own[c]), False))
+        c = e
+        if len(out) > max_segments:
+            return None
+    return out
 
 
 def _diagonal_runs(D: sp.csr_matrix, max_runs: int = 16) -> list | None:
