@@ -18,7 +18,9 @@ Run ``python experiments/bench_solvers.py`` (all targets; about 20 minutes on 2 
 ``--quick`` (the 3x100 target and small networks); ``--depth-curve`` times ``banded-ipm`` on
 100-wide networks of growing depth (time per iteration against depth); ``--real`` solves the trained
 MNIST networks of the shared data folder (``--data``, default ``../shared/data``) with our
-structured backends. Peers are a benchmark extra: ``pip install ".[bench]"``.
+structured backends; ``--kernels`` times the dense BLAS/LAPACK kernels of one ``lowrank-ipm``
+iteration at side 350 against that solve (the floor of the dense method on this machine). Peers
+are a benchmark extra: ``pip install ".[bench]"``.
 """
 
 from __future__ import annotations
@@ -152,6 +154,9 @@ def main() -> None:
     parser.add_argument("--real", action="store_true",
                         help="trained MNIST networks from --data (our structured backends only)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--kernels", action="store_true",
+                        help="time one dense interior-point iteration's kernels at side 350 "
+                             "against a lowrank-ipm solve, then stop")
     parser.add_argument("--gap-tol", type=float, default=1e-5,
                         help="depth curve: stop once certified within this relative gap of a "
                              "proved lower bound (the 50 x 100 target asks for 1e-5; 0: the "
@@ -159,6 +164,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.depth_curve:
         depth_curve(args)
+        return
+    if args.kernels:
+        kernels()
         return
     if args.real:
         real_networks(args)
@@ -259,6 +267,56 @@ def real_networks(args) -> None:
         writer.writeheader()
         writer.writerows(rows)
     print(f"\nwrote {path}")
+
+
+def kernels(repeats: int = 30) -> None:
+    """The floor of a dense primal-dual iteration at side 350 (``50-100x3-10``) on this machine:
+    its BLAS/LAPACK kernels alone, on one thread as ``lowrank-ipm`` runs them, against the
+    measured solve. One iteration of HKM with Mehrotra's predictor-corrector needs at least five
+    dense products (``dS S^{-1}`` and ``Y (dS S^{-1})`` per direction, and the second-order
+    term ``dY dS S^{-1}``), the inverse ``S^{-1}``, and Cholesky tests of ``S`` and ``Y`` at the
+    step lengths."""
+    from scipy.linalg import lapack
+    from threadpoolctl import threadpool_limits
+
+    import lipsdp
+
+    widths = NETWORKS["50-100x3-10"][0]
+    m = widths[0] + sum(widths[1:-1])
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((m, m))
+    S = A @ A.T / m + np.eye(m)
+    L = np.linalg.cholesky(S)
+
+    def median_ms(fn) -> float:
+        fn()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return 1e3 * float(np.median(times))
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        t_mm = median_ms(lambda: A @ S)
+        t_chol = median_ms(lambda: lapack.dpotrf(S, lower=1))
+        t_inv = median_ms(lambda: lapack.dpotri(L, lower=1))
+    floor = 5 * t_mm + 2 * t_chol + t_inv
+    weights = random_network(widths)
+    lipsdp.solve(weights, solver="lowrank-ipm")
+    solves = []
+    for _ in range(5):
+        t = time.perf_counter()
+        res = lipsdp.solve(weights, solver="lowrank-ipm")
+        solves.append(time.perf_counter() - t)
+    solve = float(np.median(solves))
+    it = res.iterations
+    print(f"side {m}, one BLAS thread, median of {repeats}: product {t_mm:.2f} ms, Cholesky "
+          f"{t_chol:.2f} ms, inverse from the factor {t_inv:.2f} ms")
+    print(f"dense iteration floor (5 products, 2 Cholesky, 1 inverse): {floor:.1f} ms")
+    print(f"lowrank-ipm solve: median {solve:.3f} s of 5, {it} iterations "
+          f"({1e3 * solve / it:.1f} ms per iteration, kernels floor x iterations "
+          f"{floor * it / 1e3:.3f} s)")
 
 
 def depth_curve(args) -> None:
