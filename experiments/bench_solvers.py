@@ -154,6 +154,9 @@ def main() -> None:
     parser.add_argument("--real", action="store_true",
                         help="trained MNIST networks from --data (our structured backends only)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--crossover", action="store_true",
+                        help="lowrank-ipm against banded-ipm on networks around the sides where "
+                             "solver='auto' switches, then stop")
     parser.add_argument("--kernels", action="store_true",
                         help="time one dense interior-point iteration's kernels at side 350 "
                              "against a lowrank-ipm solve, then stop")
@@ -167,6 +170,9 @@ def main() -> None:
         return
     if args.kernels:
         kernels()
+        return
+    if args.crossover:
+        crossover(args)
         return
     if args.real:
         real_networks(args)
@@ -248,8 +254,10 @@ def real_networks(args) -> None:
         weights = lipsdp.load_weights(file)
         side = min(weights[0].shape) + sum(W.shape[0] for W in weights[:-1])
         for backend in ("banded-ipm", "lowrank-ipm"):
-            if backend == "lowrank-ipm" and side > 900:
-                continue  # dense O(side^3) steps: over 200 s already at side 900
+            if backend == "lowrank-ipm" and lipsdp.api.choose_solver_for_side(
+                side, len(weights)
+            ) != "lowrank-ipm":
+                continue  # dense O(side^3) steps, where auto does not choose them
             out = run(f"lipsdp/{backend}", str(file), args.budget_seconds, args.budget_mb)
             out.update(network=name, side=side, path=backend)
             rows.append(out)
@@ -267,6 +275,29 @@ def real_networks(args) -> None:
         writer.writeheader()
         writer.writerows(rows)
     print(f"\nwrote {path}")
+
+
+#: Networks around the sides where ``solver="auto"`` switches from lowrank-ipm to banded-ipm.
+CROSSOVER = ([50, 100, 100, 100, 10], [50, 100, 100, 100, 100, 10], [100] * 6 + [10],
+             [100, 200, 200, 200, 10], [100, 300, 300, 300, 10], [100] * 11 + [10])
+
+
+def crossover(args) -> None:
+    """Both structured backends, side by side, where ``solver="auto"`` chooses between them."""
+    import lipsdp
+
+    print("| network | LMI side | blocks | auto | lowrank-ipm [s] | banded-ipm [s] |")
+    print("|---|---|---|---|---|---|")
+    for widths in CROSSOVER:
+        side = widths[0] + sum(widths[1:-1])
+        blocks = len(widths) - 1
+        times = []
+        for backend in ("lowrank-ipm", "banded-ipm"):
+            out = run(f"lipsdp/{backend}", widths, args.budget_seconds, args.budget_mb)
+            times.append(f"{out['time']:.2f}" if out.get("certified") else out["status"])
+        name = f"{widths[0]}-{widths[1]}x{len(widths) - 2}-{widths[-1]}"
+        auto = lipsdp.api.choose_solver_for_side(side, blocks)
+        print(f"| {name} | {side} | {blocks} | {auto} | {times[0]} | {times[1]} |", flush=True)
 
 
 def kernels(repeats: int = 30) -> None:

@@ -41,17 +41,18 @@ MULTIPLIERS = ("neuron", "layer")
 AUTO_SOLVER = "banded-ipm"
 
 #: ... except up to this LMI side, where the dense-matrix HKM backend is as fast or faster (its
-#: O(m^3) kernels are a few BLAS calls; measured on 2 cores, ``experiments/bench_solvers.py
-#: --quick`` and ``--real``: 0.16 s against 0.22 s at side 140, 0.74 s against 0.89 s for the
-#: compressed 784-100-100-10 MNIST network (side 300), 0.57 s against 0.55 s at side 350; with
-#: many blocks and a larger side the banded kernels win) ...
-DENSE_AUTO_MAX_SIDE = 400
-#: ... and up to this side when the LMI has at most DENSE_AUTO_MAX_BLOCKS blocks (input and two
-#: hidden layers), where the banded kernels have little sparsity to exploit (measured: 2.49 s
-#: against 3.09 s for the compressed 784-200-200-10 MNIST network, side 600; 10.9 s against
-#: 10.8 s at side 900; ``experiments/bench_solvers.py --real``).
-DENSE_AUTO_MAX_SIDE_FEW_BLOCKS = 900
-DENSE_AUTO_MAX_BLOCKS = 3
+#: O(m^3) kernels are a few BLAS calls; measured on 2 cores, 2026-12-02,
+#: ``experiments/bench_solvers.py --crossover``: 0.88 s against 1.03 s at side 350 (4 blocks),
+#: 1.23 s against 1.39 s at side 450 (5 blocks); with more blocks the banded kernels win: 2.44 s
+#: against 1.99 s at side 600 (6 blocks), 19.4 s against 6.5 s at side 1100 (11 blocks)) ...
+DENSE_AUTO_MAX_SIDE = 450
+#: ... and up to this side when the LMI has at most DENSE_AUTO_MAX_BLOCKS blocks (input and up
+#: to three hidden layers), where the banded kernels have little sparsity to exploit (measured:
+#: 3.82 s against 4.66 s for 100-200x3-10, side 700, and 11.7 s against 15.3 s for
+#: 100-300x3-10, side 1000, ``--crossover``; 21.0 s against 28.1 s for the compressed
+#: 784-400-400-10 MNIST network, side 1200, ``--real``).
+DENSE_AUTO_MAX_SIDE_FEW_BLOCKS = 1200
+DENSE_AUTO_MAX_BLOCKS = 4
 DENSE_AUTO_SOLVER = "lowrank-ipm"
 
 #: Options lipsdp passes to a backend unless the caller sets them. A first-order point is slightly
