@@ -49,7 +49,7 @@ DENSE_AUTO_MAX_SIDE = 450
 #: ... and up to this side when the LMI has at most DENSE_AUTO_MAX_BLOCKS blocks (input and up
 #: to three hidden layers), where the banded kernels have little sparsity to exploit (measured:
 #: 3.82 s against 4.66 s for 100-200x3-10, side 700, and 11.7 s against 15.3 s for
-#: 100-300x3-10, side 1000, ``--crossover``; 21.0 s against 28.1 s for the compressed
+#: 100-300x3-10, side 1000, ``--crossover``; 23.2 s against 31.9 s for the compressed
 #: 784-400-400-10 MNIST network, side 1200, ``--real``).
 DENSE_AUTO_MAX_SIDE_FEW_BLOCKS = 1200
 DENSE_AUTO_MAX_BLOCKS = 4
