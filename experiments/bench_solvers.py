@@ -336,10 +336,12 @@ def kernels(repeats: int = 30) -> None:
     weights = random_network(widths)
     lipsdp.solve(weights, solver="lowrank-ipm")
     solves = []
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(5):
         t = time.perf_counter()
         res = lipsdp.solve(weights, solver="lowrank-ipm")
         solves.append(time.perf_counter() - t)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / len(solves)
     solve = float(np.median(solves))
     it = res.iterations
     print(f"side {m}, one BLAS thread, median of {repeats}: product {t_mm:.2f} ms, Cholesky "
@@ -347,7 +349,7 @@ def kernels(repeats: int = 30) -> None:
     print(f"dense iteration floor (5 products, 2 Cholesky, 1 inverse): {floor:.1f} ms")
     print(f"lowrank-ipm solve: median {solve:.3f} s of 5, {it} iterations "
           f"({1e3 * solve / it:.1f} ms per iteration, kernels floor x iterations "
-          f"{floor * it / 1e3:.3f} s)")
+          f"{floor * it / 1e3:.3f} s); {faults:.0f} minor page faults per solve")
 
 
 def depth_curve(args) -> None:

@@ -99,9 +99,9 @@ class _Block:
         """``sum_i v_i F_i`` as a dense matrix."""
         return (self.F @ v).reshape(self.m, self.m, order="F")
 
-    # Schur assembly in preallocated buffers: it runs twice per iteration on (R, R) arrays, and
-    # fresh temporaries of that size are page-faulted in from the system every time (measured:
-    # 56,000 minor faults per solve of a side-350 LMI, a fifth of its time).
+    # Schur assembly in reused buffers: it works on (R, R) arrays every iteration, and fresh
+    # temporaries of that size are page-faulted in from the system on every call
+    # (``experiments/bench_solvers.py --kernels`` prints the minor faults per solve).
     _work: dict = field(default_factory=dict, init=False, repr=False)
 
     def _buf(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -154,7 +154,7 @@ class _Block:
         """``[tr(F_i Y F_j Z)]_ij`` from the low-rank factors: ``agg (DG_Y o (DG_Z)^T) agg^T``."""
         R = self.D.shape[0]
         G = self._buf("G", (R, R))
-        DY = self._apply_D(self._gram(Y, G), self._buf("H", (R, R)))
+        DY = self._apply_D(self._gram(Y, G), self._buf("DY", (R, R)))
         DZ = self._apply_D(self._gram(Z, G), self._buf("DZ", (R, R)))
         n = self.agg.shape[0]
         if self.segments is None:
