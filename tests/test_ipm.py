@@ -214,3 +214,29 @@ def test_lowrank_schur_matches_its_definition(rng, runs, segments):
     want = np.array([[np.trace(Fi @ Y @ Fj @ Z) for Fj in Fs] for Fi in Fs])
     for _ in range(2):  # the second call reuses the work buffers
         np.testing.assert_allclose(b.schur(Y, Z), want, rtol=1e-10, atol=1e-10 * abs(want).max())
+
+
+@pytest.mark.parametrize("block_rank", [2, 3])
+def test_lowrank_schur_matches_its_definition_on_generic_factors(rng, block_rank):
+    """The same check on factors that are not LipSDP's: dense random columns with a full
+    ``block_rank x block_rank`` coupling per variable (rank 3 puts two off-diagonal entries in a
+    row of D, so D is applied by the sparse product) and a variable owning a run of unit columns
+    (a summed owner segment)."""
+    from solvers.backends.ipm_backend import _prepare
+
+    m, n = 12, 5
+    k = block_rank
+    U = np.hstack([np.eye(m)[:, :3], rng.standard_normal((m, k * (n - 1)))])
+    owner = np.concatenate([[0, 0, 0], np.repeat(np.arange(1, n), k)])
+    blocks = [np.diag(rng.uniform(0.5, 1.5, 3))]
+    for _ in range(1, n):
+        B = rng.standard_normal((k, k))
+        blocks.append(B + B.T)
+    lowrank = solvers.LowRank(U=sp.csc_matrix(U), D=sp.block_diag(blocks), owner=owner)
+    Fs = [lowrank.dense_coefficient(i) for i in range(n)]
+    F = sp.csc_matrix(np.column_stack([Fi.ravel(order="F") for Fi in Fs]))
+    b = _prepare(solvers.LMIBlock(F0=np.eye(m), F=F, lowrank=lowrank))
+    assert (b.D_runs is None) == (block_rank == 3)
+    Y, Z = (B @ B.T for B in rng.standard_normal((2, m, m)))
+    want = np.array([[np.trace(Fi @ Y @ Fj @ Z) for Fj in Fs] for Fi in Fs])
+    np.testing.assert_allclose(b.schur(Y, Z), want, rtol=1e-10, atol=1e-10 * abs(want).max())
