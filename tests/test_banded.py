@@ -3,6 +3,8 @@ dense linear algebra, the completion it keeps its dual as, and exactness against
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -83,11 +85,21 @@ def test_kernels_match_dense_linear_algebra(rng, widths, slopes, multipliers):
     np.testing.assert_allclose(aWRZ, [np.sum(F * WRZ) for F in Fs], rtol=1e-9, atol=1e-10)
     # Without Rp (a feasible iterate) the Schur matrix comes from the inverses' semiseparable
     # structure instead of solves: the same matrix, on one thread or two.
-    for workers in (1, 2):
-        M0, aZ0, aWRZ0 = st.schur(bb._factor(*S), bb._factor(*W_inv), None, workers=workers)
-        np.testing.assert_allclose(M0, 0.5 * (M_ref + M_ref.T), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(aZ0, aZ, rtol=1e-10, atol=1e-12)
-        np.testing.assert_array_equal(aWRZ0, 0.0)
+    # Where the variables' columns form owner runs, by row chunks (_schur_chunk_rows); the
+    # aggregation through agg, for columns that do not, is checked by switching runs off.
+    assert st.row_parts is not None
+    no_runs = replace(st)
+    no_runs.runs_ok, no_runs.row_parts = False, None
+    for structure in (st, no_runs):
+        for workers in (1, 2):
+            M0, aZ0, aWRZ0 = structure.schur(bb._factor(*S), bb._factor(*W_inv), None,
+                                             workers=workers)
+            np.testing.assert_allclose(M0, 0.5 * (M_ref + M_ref.T), rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(aZ0, aZ, rtol=1e-10, atol=1e-12)
+            np.testing.assert_array_equal(aWRZ0, 0.0)
+    for got, want in zip(no_runs.schur(bb._factor(*S), bb._factor(*W_inv), Rp),
+                         (M, aZ, aWRZ), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(st.adjoint(Y), [np.sum(F * _dense(st, Y)) for F in Fs],
                                rtol=1e-12, atol=1e-10)
     x = rng.standard_normal(block.n_vars)

@@ -142,6 +142,15 @@ def _add_block(M: np.ndarray, rows: np.ndarray, cols: np.ndarray, A: np.ndarray)
         M[np.ix_(rows, cols)] += A
 
 
+def _add_at(M: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray,
+            A: np.ndarray) -> None:
+    """``M[rows x cols] += A`` for indices already made slices where contiguous."""
+    if isinstance(rows, slice) and isinstance(cols, slice):
+        M[rows, cols] += A
+    else:
+        M[np.ix_(np.arange(M.shape[0])[rows], np.arange(M.shape[1])[cols])] += A
+
+
 def _segment_sum(X: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Sums of the row segments of ``X`` that begin at ``starts`` (increasing, from 0), as
     ``np.add.reduceat(X, starts, axis=0)`` computes them, but by a sparse 0/1 product: several
@@ -278,28 +287,30 @@ class _Semiseparable:
     def columns(self, rhs: list[np.ndarray | None], first: int) -> list[np.ndarray | None]:
         """Row blocks ``0 .. first + 1`` of ``A^{-1} B`` for ``B`` given by its row blocks
         ``first`` and ``first + 1`` (``rhs``; None: zero); the others are None."""
+        out: list[np.ndarray | None] = [None] * len(self.diag)
+        for a, block in self.columns_down(rhs, first):
+            out[a] = block
+        return out
+
+    def columns_down(self, rhs: list[np.ndarray | None], first: int):
+        """The row blocks of :meth:`columns` as ``(a, block)`` from ``first + 1`` (where it
+        exists) down to 0, each formed from the one above: a caller can use and drop them in
+        turn. ``rhs[first]`` must be set (the chunk's columns start in block ``first``)."""
         P = len(self.diag)
-        out: list[np.ndarray | None] = [None] * P
         B0 = rhs[first]
         B1 = rhs[first + 1] if first + 1 < P else None
-        top = None
-        if B0 is not None:
-            top = self.diag[first] @ B0
+        top = self.diag[first] @ B0
         if B1 is not None:
-            t = self.sub[first + 1].T @ B1
-            top = t if top is None else top + t
+            top += self.sub[first + 1].T @ B1
         if first + 1 < P:
-            low = None
-            if B0 is not None:
-                low = self.sub[first + 1] @ B0
+            low = self.sub[first + 1] @ B0
             if B1 is not None:
-                t = self.diag[first + 1] @ B1
-                low = t if low is None else low + t
-            out[first + 1] = low
-        out[first] = top
+                low += self.diag[first + 1] @ B1
+            yield first + 1, low
+        yield first, top
         for a in range(first - 1, -1, -1):
-            out[a] = self.Q[a] @ out[a + 1]
-        return out
+            top = self.Q[a] @ top
+            yield a, top
 
 
 @dataclass
@@ -363,6 +374,44 @@ class BandedStructure:
                                   shape=(unit.size, Up.shape[0]))
                 units.append((_as_slice(ucols), E))
                 dense.append((_as_slice(dcols), Ud if lam is None else Ud * lam[dcols]))
+        self.row_parts = self._row_parts() if self.runs_ok else None
+
+    def _row_parts(self) -> list:
+        """Per chunk ``c`` (columns ``oc[c]:oc[c+1]``, those whose first block is ``c``), what
+        :meth:`_schur_chunk_rows` needs for its rows: for each block ``p`` in ``c, c + 1``, the
+        chunk's unit and dense columns touching ``p`` as ``(p, rows in the chunk, E, E_lam,
+        Ud, Ud_lam)``, and the chunk's owner runs as a 0/1 summation matrix and their owners."""
+        oc, P = self.offsets_cols, self.sizes.size
+        out = []
+        for c in range(P):
+            lo, hi = int(oc[c]), int(oc[c + 1])
+            parts = []
+            for p in (c, c + 1):
+                if p >= P or hi == lo:
+                    continue
+                for (tu, E), (_, El), (td, Ud), (_, Udl) in (
+                    ((self.units[p], self.units_lam[p], (None, None), (None, None))),
+                    (((None, None), (None, None), self.dense[p], self.dense_lam[p])),
+                ):
+                    t = tu if tu is not None else td
+                    idx = np.arange(self.lam.size)[t]
+                    keep = (idx >= lo) & (idx < hi)
+                    if not np.any(keep):
+                        continue
+                    rows = _as_slice(idx[keep] - lo)
+                    if E is not None:
+                        parts.append((p, rows, sp.csr_matrix(E[np.flatnonzero(keep)]),
+                                      sp.csr_matrix(El[np.flatnonzero(keep)]), None, None))
+                    else:
+                        parts.append((p, rows, None, None, np.ascontiguousarray(Ud[:, keep]),
+                                      np.ascontiguousarray(Udl[:, keep])))
+            k0, k1 = np.searchsorted(self.run_starts, [lo, hi])
+            starts = self.run_starts[k0:k1] - lo
+            n_c = hi - lo
+            summ = sp.csr_matrix((np.ones(n_c), np.arange(n_c), np.append(starts, n_c)),
+                                 shape=(starts.size, n_c))
+            out.append((parts, summ, _as_slice(self.run_owner[k0:k1])))
+        return out
 
     def gram_rows(self, X: list[np.ndarray], out: np.ndarray,
                   scaled: bool = False) -> np.ndarray:
@@ -525,6 +574,8 @@ class BandedStructure:
             ups = (_Semiseparable(facS), _Semiseparable(facW))
 
             def run(chunk):
+                if self.row_parts is not None:
+                    return self._schur_chunk_rows(chunk, *ups, M)
                 return self._schur_chunk_up(chunk, *ups, M, Mt, lock)
 
             chunks = chunks[::-1]  # largest first: their work grows with the first block
@@ -607,12 +658,60 @@ class BandedStructure:
                     rhs[p] = B
         return rhs
 
+    def _schur_chunk_rows(self, chunk, upZ: _Semiseparable, upW: _Semiseparable,
+                          M: np.ndarray) -> tuple:
+        """:meth:`_schur_chunk_up` one row chunk at a time (where owner runs hold): the rows of
+        ``Z U_J`` and ``W U_J`` are formed block by block down the chain, and each row chunk
+        ``q``'s Grams, Hadamard product and run sums are taken on its own small block (a few
+        hundred rows, cache-sized) and written into ``M``, instead of on tall arrays of every
+        earlier column."""
+        first, J = chunk
+        n = self.n_vars
+        lamJ = self.lam[J]
+        rhs = self._chunk_rhs(first, J)
+        rhs_w = [None if B is None else B * lamJ for B in rhs]
+        _, sum_J, own_J = self.row_parts[first]
+        aZ = np.zeros(n)
+        X = {}  # the two latest row blocks of (Z U_J, W U_lam,J)
+        for (a, XZa), (_, XWa) in zip(upZ.columns_down(rhs, first),
+                                      upW.columns_down(rhs_w, first), strict=True):
+            X[a] = (XZa, XWa)
+            X.pop(a + 2, None)
+            if a > first:
+                continue
+            q = a  # row chunk q needs the row blocks q and q + 1
+            parts, sum_q, own_q = self.row_parts[q]
+            n_q = int(self.offsets_cols[q + 1] - self.offsets_cols[q])
+            if n_q == 0:
+                continue
+            GZ = np.zeros((n_q, J.size))
+            GW = np.zeros((n_q, J.size))
+            for p, rows, E, El, Ud, Udl in parts:
+                XZp, XWp = X[p]
+                if E is not None:
+                    GZ[rows] += E @ XZp
+                    GW[rows] += El @ XWp
+                else:
+                    GZ[rows] += Ud.T @ XZp
+                    GW[rows] += Udl.T @ XWp
+            if q == first:
+                aZ[own_J] += sum_J @ (lamJ * np.diagonal(GZ))
+            GW *= GZ
+            A = sum_J @ (sum_q @ GW).T  # (runs of J, runs of q)
+            if q == first:
+                _add_at(M, own_J, own_J, 0.5 * (A + A.T))
+            else:
+                _add_at(M, own_J, own_q, A)
+                _add_at(M, own_q, own_J, A.T)
+        return aZ, np.zeros(n)
+
     def _schur_chunk_up(self, chunk, upZ: _Semiseparable, upW: _Semiseparable, M, Mt,
                         lock) -> tuple:
-        """:meth:`_schur_chunk` for a feasible iterate (no ``Rp``), pairing the chunk's columns
-        with the columns of this and the earlier chunks: their Grams with ``Z`` and ``W`` need
-        the row blocks ``<= first + 1`` of ``Z U_J`` and ``W U_J``, from the band and the
-        upward transfer matrices (:class:`_Semiseparable`)."""
+        """:meth:`_schur_chunk` for a feasible iterate (no ``Rp``) whose variables' columns do
+        not form owner runs, pairing the chunk's columns with the columns of this and the
+        earlier chunks: their Grams with ``Z`` and ``W`` need the row blocks ``<= first + 1`` of
+        ``Z U_J`` and ``W U_J``, from the band and the upward transfer matrices
+        (:class:`_Semiseparable`)."""
         first, J = chunk
         n = self.n_vars
         lamJ = self.lam[J]
@@ -628,25 +727,14 @@ class BandedStructure:
         aJ = self.agg[:, J]
         aZ = aJ @ (lamJ * GZ[s0 + np.arange(J.size), np.arange(J.size)])
         GW *= GZ
-        if self.runs_ok:
-            # This chunk's variables own these columns of M and Mt: no other chunk writes them.
-            k0, k1 = np.searchsorted(self.run_starts, [s0, e0])
-            A = _segment_sum(GW, self.run_starts[:k1])
-            A = _segment_sum(A.T, self.run_starts[k0:k1] - s0).T
-            rows, cols = self.run_owner[:k1], self.run_owner[k0:k1]
-            own = A[k0:]
-            _add_block(M, cols, cols, 0.5 * (own + own.T))
-            if k0:
-                _add_block(M, rows[:k0], cols, A[:k0])
-                _add_block(M, cols, rows[:k0], A[:k0].T)
-        else:
-            T = self.agg[:, :e0] @ GW  # (n, |J|)
-            upd = (aJ @ T.T).T
-            updt = (aJ @ (self.agg[:, :s0] @ GW[:s0]).T).T if s0 else None
-            with lock:
-                M += upd
-                if updt is not None:
-                    Mt += updt
+        # Without owner runs (otherwise _schur_chunk_rows runs): aggregate under the lock.
+        T = self.agg[:, :e0] @ GW  # (n, |J|)
+        upd = (aJ @ T.T).T
+        updt = (aJ @ (self.agg[:, :s0] @ GW[:s0]).T).T if s0 else None
+        with lock:
+            M += upd
+            if updt is not None:
+                Mt += updt
         return aZ, np.zeros(n)
 
     def identity(self, value: float) -> Tri:
