@@ -270,3 +270,40 @@ def test_banded_dual_step_gives_the_dense_steps_iterates(rng, monkeypatch):
     assert banded.ok
     assert banded.iterations == dense.iterations
     np.testing.assert_allclose(banded.x, dense.x, rtol=1e-6, atol=1e-9)
+
+
+def test_mixed_precision_schur_solves_to_double_precision(rng, monkeypatch):
+    """A single-precision factor, refined, solves as accurately as a double-precision one;
+    where refinement cannot get there (condition number 1e12) or the single-precision
+    factorisation fails, the solve falls back on the double-precision factor."""
+    monkeypatch.setattr(bb, "MIXED_SCHUR_MIN", 1)
+    n = 300
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    b = rng.standard_normal(n)
+    for cond, mixed in ((1e3, True), (1e12, False)):
+        M = (Q * np.logspace(0, -np.log10(cond), n)) @ Q.T
+        M = 0.5 * (M + M.T)
+        want = np.linalg.solve(M, b)
+        fac = bb._SchurFactor.of(M.copy(), 1)
+        x = fac.solve(b)
+        assert (fac.M is not None) == mixed  # still single precision, or fallen back
+        assert np.linalg.norm(M @ x - b) <= 1e-13 * np.linalg.norm(M) * np.linalg.norm(x)
+        np.testing.assert_allclose(x, want, rtol=1e-12 * cond)
+    # Positive definite in double precision, not in single: the double factor is used.
+    M = np.eye(n)
+    M[0, 1] = M[1, 0] = 1.0 - 1e-9  # 1 in single precision: singular there
+    fac = bb._SchurFactor.of(M.copy(), 1)
+    assert fac.M is None
+    assert fac.G.dtype == np.float64
+    np.testing.assert_allclose(M @ fac.solve(b), b, rtol=1e-6, atol=1e-6)
+
+
+def test_mixed_precision_schur_gives_the_same_solve(rng, monkeypatch):
+    net = lipsdp.Network(random_weights(rng, [6, 12, 12, 12, 3]))
+    problem = with_lowrank(build_full(net), net).problem
+    double = solvers.solve(problem, "banded-ipm")
+    monkeypatch.setattr(bb, "MIXED_SCHUR_MIN", 1)
+    mixed = solvers.solve(problem, "banded-ipm")
+    assert double.ok
+    assert mixed.ok
+    assert mixed.objective == pytest.approx(double.objective, rel=1e-8)
