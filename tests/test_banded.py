@@ -307,3 +307,31 @@ def test_mixed_precision_schur_gives_the_same_solve(rng, monkeypatch):
     assert double.ok
     assert mixed.ok
     assert mixed.objective == pytest.approx(double.objective, rel=1e-8)
+
+
+def test_batched_clique_step_matches_the_per_clique_one(rng, monkeypatch):
+    """Cliques of one size take the batched Lanczos operator for the dual step; the solve is
+    the one the per-clique operator gives."""
+    net = lipsdp.Network(random_weights(rng, [6, 6, 6, 6, 6, 2]))  # every clique 12 x 12
+    problem = with_lowrank(build_full(net), net).problem
+    seen = []
+    init = bb._Newton.__init__
+
+    def spy(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        seen.append(self.clique_inv is not None)
+
+    monkeypatch.setattr(bb._Newton, "__init__", spy)
+    batched = solvers.solve(problem, "banded-ipm")
+    assert seen and all(seen)
+
+    def per_clique(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.clique_inv = None
+
+    monkeypatch.setattr(bb._Newton, "__init__", per_clique)
+    loop = solvers.solve(problem, "banded-ipm")
+    assert batched.ok
+    assert loop.ok
+    assert batched.iterations == loop.iterations
+    assert batched.objective == pytest.approx(loop.objective, rel=1e-9)

@@ -868,6 +868,11 @@ class _Newton:
         self.S, self.Y, self.z, self.s = S, Y, z, s
         self.Rp, self.rp_lp, self.rd, self.aY, self.aZ, self.aWRZ = Rp, rp_lp, rd, aY, aZ, aWRZ
         self.Gm, self.dsc, self.nn = Gm, dsc, nn
+        # Inverses of the cliques' Cholesky factors, stacked, where the cliques have one size
+        # (the dual step's Lanczos operator is then batched; see steps).
+        self.clique_inv = None
+        if len({G.shape[0] for G in cliques}) == 1:
+            self.clique_inv = np.stack([lapack.dtrtri(G, lower=1)[0] for G in cliques])
         # Band of Y^ C Z = (W^-1)^-1 C S^-1 and of longer such chains, from the factors alone.
         self.band = _ProductBand(facW, facS, Winv[1], S[1])
         # Few blocks: dense S^{-1} rows are cheaper than the chains (see BAND_MIN_BLOCKS).
@@ -973,12 +978,23 @@ class _Newton:
         sizes = [G.shape[0] for G in self.cliques]
         co = np.concatenate([[0], np.cumsum(sizes)])
 
-        def mv_Y(v):
-            out = np.empty_like(v)
-            for q, G in enumerate(self.cliques):
-                u = _trsm(G, v[co[q] : co[q + 1], None], trans=1)
-                out[co[q] : co[q + 1]] = _trsm(G, dC[q] @ u).ravel()
-            return out
+        if self.clique_inv is not None:
+            # Cliques of one size: the operator is three batched products (one call each
+            # instead of three per clique).
+            Gi = self.clique_inv
+            GiT = Gi.transpose(0, 2, 1)
+            dCs = np.stack(dC)
+            shape = (len(sizes), sizes[0], 1)
+
+            def mv_Y(v):
+                return (Gi @ (dCs @ (GiT @ v.reshape(shape)))).ravel()
+        else:
+            def mv_Y(v):
+                out = np.empty_like(v)
+                for q, G in enumerate(self.cliques):
+                    u = _trsm(G, v[co[q] : co[q + 1], None], trans=1)
+                    out[co[q] : co[q + 1]] = _trsm(G, dC[q] @ u).ravel()
+                return out
 
         cap_d = min(1.0, _max_step_vec(self.z, dz) * frac)
         a_d = _step_to_boundary(
@@ -1315,15 +1331,15 @@ class _SchurFactor:
     Large matrices (``MIXED_SCHUR_MIN``) are factored in single precision, at half the cost,
     and each solve is refined in double precision (``r = b - Ms x``, ``x += solve(r)``) until
     the normwise backward error is at double precision's level (LAPACK's ``dsposv`` test,
-    ``||r|| <= ||x|| ||Ms|| eps sqrt(n)``); a solve that does not get there within
+    ``||r|| <= ||x|| ||Ms|| eps sqrt(n)``, with the Frobenius norm); a solve that does not get there within
     ``MIXED_MAX_REFINE`` steps, or a single-precision factorisation that fails, falls back on
     the double-precision factor. Smaller matrices are factored in double precision in place."""
 
     def __init__(self, G: np.ndarray, M: np.ndarray | None, threads: int):
         self.G, self.M, self.threads = G, M, threads  # M: kept for refinement (mixed only)
         if M is not None:
-            self.tol = (np.sqrt(M.shape[0]) * np.finfo(float).eps
-                        * float(np.max(np.sum(np.abs(M), axis=1))))
+            # The Frobenius norm bounds ||Ms|| and takes one pass, no temporary.
+            self.tol = np.sqrt(M.shape[0]) * np.finfo(float).eps * float(np.linalg.norm(M))
 
     @classmethod
     def of(cls, Ms: np.ndarray, threads: int) -> _SchurFactor | None:
