@@ -323,7 +323,8 @@ def test_batched_clique_step_matches_the_per_clique_one(rng, monkeypatch):
 
     monkeypatch.setattr(bb._Newton, "__init__", spy)
     batched = solvers.solve(problem, "banded-ipm")
-    assert seen and all(seen)
+    assert seen
+    assert all(seen)
 
     def per_clique(self, *args, **kwargs):
         init(self, *args, **kwargs)
