@@ -1333,7 +1333,8 @@ class _SchurFactor:
     the normwise backward error is at double precision's level (LAPACK's ``dsposv`` test,
     ``||r|| <= ||x|| ||Ms|| eps sqrt(n)``, with the Frobenius norm); a solve that does not get
     there within ``MIXED_MAX_REFINE`` steps, or a single-precision factorisation that fails,
-    falls back on the double-precision factor. Smaller matrices are factored in double precision in place."""
+    falls back on the double-precision factor. Smaller matrices are factored in double
+    precision, in place."""
 
     def __init__(self, G: np.ndarray, M: np.ndarray | None, threads: int):
         self.G, self.M, self.threads = G, M, threads  # M: kept for refinement (mixed only)
