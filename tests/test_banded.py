@@ -336,3 +336,25 @@ def test_batched_clique_step_matches_the_per_clique_one(rng, monkeypatch):
     assert loop.ok
     assert batched.iterations == loop.iterations
     assert batched.objective == pytest.approx(loop.objective, rel=1e-9)
+
+
+def test_paired_dense_columns_give_the_same_gram(rng):
+    """Consecutive parallel columns of one owner are stored once; their Gram rows equal the
+    full product's, and columns that are not parallel (or not paired) stay as they are."""
+    base = rng.standard_normal((7, 3))
+    rho = rng.standard_normal(3)
+    Ud = np.empty((7, 6))
+    Ud[:, 0::2], Ud[:, 1::2] = base, base * rho
+    lam = rng.standard_normal(6)
+    owner = np.repeat([4, 5, 6], 2)
+    X = rng.standard_normal((7, 5))
+    cases = [(Ud, owner, True), (Ud + 1e-6 * rng.standard_normal(Ud.shape), owner, False),
+             (Ud, np.arange(6), False)]
+    for U, own, paired in cases:
+        dense, dense_lam = bb._paired(U, U * lam, np.arange(6), own)
+        assert (dense[1] is not None) == paired
+        for d, A in ((dense, U), (dense_lam, U * lam)):
+            G = np.zeros((8, 5))
+            bb._add_gram(G, slice(2, 8), d, X)
+            np.testing.assert_allclose(G[2:], A.T @ X, rtol=1e-13, atol=1e-13)
+            np.testing.assert_array_equal(G[:2], 0.0)

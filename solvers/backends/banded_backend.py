@@ -142,6 +142,43 @@ def _add_block(M: np.ndarray, rows: np.ndarray, cols: np.ndarray, A: np.ndarray)
         M[np.ix_(rows, cols)] += A
 
 
+def _paired(Ud: np.ndarray, Udl: np.ndarray, rows: np.ndarray, owner: np.ndarray) -> tuple:
+    """The dense factor columns ``Ud`` (and their ``lam``-scaled copy ``Udl``) of one row chunk
+    in one block as ``(B, rho)``: where they come in consecutive pairs of one owner whose second
+    column is ``rho`` times the first (a rank-2 coefficient rotated to diagonal form keeps both
+    columns on the same vector in this block), ``B`` holds the first of each pair and ``U^T X``
+    costs half the product; otherwise ``B = Ud`` and ``rho`` is None."""
+    k = Ud.shape[1]
+    plain = (np.ascontiguousarray(Ud), None), (np.ascontiguousarray(Udl), None)
+    if k % 2 or np.any(owner[0::2] != owner[1::2]) or np.any(np.diff(rows) != 1):
+        return plain
+    out = []
+    for A in (Ud, Udl):
+        u1, u2 = A[:, 0::2], A[:, 1::2]
+        nn = np.einsum("ij,ij->j", u1, u1)
+        if np.any(nn == 0):
+            return plain
+        rho = np.einsum("ij,ij->j", u1, u2) / nn
+        if np.max(np.abs(u2 - u1 * rho)) > 1e-13 * max(np.max(np.abs(u2)), 1e-300):
+            return plain
+        out.append((np.ascontiguousarray(u1), rho))
+    return tuple(out)
+
+
+def _add_gram(G: np.ndarray, rows: slice | np.ndarray, dense: tuple, X: np.ndarray) -> None:
+    """``G[rows] += U^T X`` for dense columns given as ``(B, rho)`` (see :func:`_paired`)."""
+    B, rho = dense
+    if rho is None:
+        G[rows] += B.T @ X
+        return
+    H = B.T @ X
+    start = rows.start if isinstance(rows, slice) else int(rows[0])
+    stop = start + 2 * rho.size
+    G[start:stop:2] += H
+    H *= rho[:, None]
+    G[start + 1 : stop : 2] += H
+
+
 def _add_at(M: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray,
             A: np.ndarray) -> None:
     """``M[rows x cols] += A`` for indices already made slices where contiguous."""
@@ -403,8 +440,9 @@ class BandedStructure:
                         parts.append((p, rows, sp.csr_matrix(E[np.flatnonzero(keep)]),
                                       sp.csr_matrix(El[np.flatnonzero(keep)]), None, None))
                     else:
-                        parts.append((p, rows, None, None, np.ascontiguousarray(Ud[:, keep]),
-                                      np.ascontiguousarray(Udl[:, keep])))
+                        parts.append((p, rows, None, None,
+                                      *_paired(Ud[:, keep], Udl[:, keep], idx[keep] - lo,
+                                               self.owner[idx[keep]])))
             k0, k1 = np.searchsorted(self.run_starts, [lo, hi])
             starts = self.run_starts[k0:k1] - lo
             n_c = hi - lo
@@ -686,14 +724,14 @@ class BandedStructure:
                 continue
             GZ = np.zeros((n_q, J.size))
             GW = np.zeros((n_q, J.size))
-            for p, rows, E, El, Ud, Udl in parts:
+            for p, rows, E, El, dense, dense_lam in parts:
                 XZp, XWp = X[p]
                 if E is not None:
                     GZ[rows] += E @ XZp
                     GW[rows] += El @ XWp
                 else:
-                    GZ[rows] += Ud.T @ XZp
-                    GW[rows] += Udl.T @ XWp
+                    _add_gram(GZ, rows, dense, XZp)
+                    _add_gram(GW, rows, dense_lam, XWp)
             if q == first:
                 aZ[own_J] += sum_J @ (lamJ * np.diagonal(GZ))
             GW *= GZ
