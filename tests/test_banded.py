@@ -76,6 +76,11 @@ def test_kernels_match_dense_linear_algebra(rng, widths, slopes, multipliers):
     for got, want in zip(st.schur(bb._factor(*S), bb._factor(*W_inv), Rp, workers=2),
                          (M, aZ, aWRZ), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+    # Assembled in a caller's buffer (as a solve reuses one), whatever it held before.
+    buf = np.full((block.n_vars, block.n_vars), np.nan)
+    M_buf = st.schur(bb._factor(*S), bb._factor(*W_inv), Rp, out=buf)[0]
+    assert M_buf is buf
+    np.testing.assert_array_equal(M_buf, M)
     Z = np.linalg.inv(_dense(st, S))
     Fs = _coefficients(block)
     M_ref = np.array([[np.sum((Fi @ W) * (Fj @ Z).T) for Fj in Fs] for Fi in Fs])
@@ -284,7 +289,11 @@ def test_mixed_precision_schur_solves_to_double_precision(rng, monkeypatch):
         M = (Q * np.logspace(0, -np.log10(cond), n)) @ Q.T
         M = 0.5 * (M + M.T)
         want = np.linalg.solve(M, b)
-        fac = bb._SchurFactor.of(M.copy(), 1)
+        work32 = np.full((n, n), np.nan, dtype=np.float32)  # a reused buffer's old contents
+        fac = bb._SchurFactor.of(M.copy(), 1, work32)
+        if mixed:  # factored in single precision, in the buffer
+            assert fac.G.dtype == np.float32
+            assert np.shares_memory(fac.G, work32)
         x = fac.solve(b)
         assert (fac.M is not None) == mixed  # still single precision, or fallen back
         assert np.linalg.norm(M @ x - b) <= 1e-13 * np.linalg.norm(M) * np.linalg.norm(x)

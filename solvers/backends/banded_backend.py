@@ -590,15 +590,22 @@ class BandedStructure:
                 v[self.cols[p][ip]] += 2.0 * cross
         return self.agg @ (self.lam * v)
 
-    def schur(self, facS: _Factor, facW: _Factor, Rp: Tri | None, workers: int = 1) -> tuple:
+    def schur(self, facS: _Factor, facW: _Factor, Rp: Tri | None, workers: int = 1,
+              out: np.ndarray | None = None) -> tuple:
         """HKM Schur matrix ``[tr(F_i W F_j Z)]``, ``A^*(Z)`` and ``A^*(W Rp Z)``.
 
         ``Z = S^{-1}`` and ``W = Y^`` are given by block-bidiagonal factors of ``S`` and ``W^{-1}``.
         The chunks of factor columns are independent; ``workers > 1`` runs them on that many
         threads (NumPy's kernels release the GIL; each chunk writes its own columns of ``M``).
+        ``out``: an ``(n, n)`` array to assemble ``M`` in (overwritten), so that a solve reuses
+        one buffer instead of page-faulting a fresh matrix in every iteration.
         """
         n = self.n_vars
-        M = np.zeros((n, n))
+        if out is None:
+            M = np.zeros((n, n))
+        else:
+            M = out
+            M.fill(0.0)
         # With owner runs each chunk writes its rows and columns of M directly (symmetric, and
         # no other chunk writes them); otherwise the other triangle's chunk rows go to Mt and
         # are transposed in at the end.
@@ -1381,9 +1388,15 @@ class _SchurFactor:
             self.tol = np.sqrt(M.shape[0]) * np.finfo(float).eps * float(np.linalg.norm(M))
 
     @classmethod
-    def of(cls, Ms: np.ndarray, threads: int) -> _SchurFactor | None:
+    def of(cls, Ms: np.ndarray, threads: int,
+           work32: np.ndarray | None = None) -> _SchurFactor | None:
+        """``work32``: a float32 array of ``Ms``'s shape for the single-precision factor
+        (overwritten; a fresh one when None)."""
         if Ms.shape[0] >= MIXED_SCHUR_MIN:
-            G32 = _factor_schur(Ms.astype(np.float32), threads)
+            if work32 is None:
+                work32 = np.empty(Ms.shape, dtype=np.float32)
+            np.copyto(work32, Ms, casting="same_kind")
+            G32 = _factor_schur(work32, threads)
             if G32 is not None:
                 return cls(G32, Ms, threads)
         G = _factor_schur(Ms, threads)
@@ -1442,6 +1455,11 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
     n = c.size
     nn = np.flatnonzero(problem.nonneg)
     m = int(st.offsets[-1])
+    # One Schur matrix, and one single-precision copy where it is factored so, for the whole
+    # solve: fresh ones page-faulted in 300 MB per iteration at 50 x 100.
+    bufs = {"M": np.empty((n, n))}
+    if n >= MIXED_SCHUR_MIN:
+        bufs["M32"] = np.empty((n, n), dtype=np.float32)
     nu = m + nn.size
     block = problem.blocks[0]
     F0 = st.F0()
@@ -1527,13 +1545,13 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
             if facS is None or facW is None:
                 raise np.linalg.LinAlgError("an iterate lost positive definiteness")
             workers = threads if m >= THREADED_CHUNKS_MIN_SIDE else 1
-            M, aZ, aWRZ = st.schur(facS, facW, Rp, workers=workers)
+            M, aZ, aWRZ = st.schur(facS, facW, Rp, workers=workers, out=bufs.get("M"))
             M[nn, nn] += z / s
             dsc = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
             M *= dsc[:, None]  # in place: the unscaled matrix is not needed again
             M *= dsc[None, :]
             M[np.diag_indices(n)] += 1e-14
-            Gm = _SchurFactor.of(M, threads)
+            Gm = _SchurFactor.of(M, threads, bufs.get("M32"))
             if Gm is None:
                 raise np.linalg.LinAlgError("Schur matrix is not positive definite")
             newton = _Newton(st, facS, facW, cliques, S, Y, z, s, Rp, rp_lp, rd, aY, aZ, aWRZ,
