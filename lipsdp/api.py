@@ -41,15 +41,15 @@ MULTIPLIERS = ("neuron", "layer")
 AUTO_SOLVER = "banded-ipm"
 
 #: ... except up to this LMI side, where the dense-matrix HKM backend is as fast or faster (its
-#: O(m^3) kernels are a few BLAS calls; measured on 2 cores, 2026-12-02,
-#: ``experiments/bench_solvers.py --crossover``: 0.88 s against 1.03 s at side 350 (4 blocks),
-#: 1.23 s against 1.39 s at side 450 (5 blocks); with more blocks the banded kernels win: 2.44 s
-#: against 1.99 s at side 600 (6 blocks), 19.4 s against 6.5 s at side 1100 (11 blocks)) ...
+#: O(m^3) kernels are a few BLAS calls; measured on 2 cores, 2026-12-03,
+#: ``experiments/bench_solvers.py --crossover``: 0.52 s against 0.66 s at side 350 (4 blocks),
+#: 0.81 s against 0.85 s at side 450 (5 blocks); with more blocks the banded kernels win: 1.58 s
+#: against 1.34 s at side 600 (6 blocks), 12.6 s against 3.3 s at side 1100 (11 blocks)) ...
 DENSE_AUTO_MAX_SIDE = 450
 #: ... and up to this side when the LMI has at most DENSE_AUTO_MAX_BLOCKS blocks (input and up
 #: to three hidden layers), where the banded kernels have little sparsity to exploit (measured:
-#: 3.82 s against 4.66 s for 100-200x3-10, side 700, and 11.7 s against 15.3 s for
-#: 100-300x3-10, side 1000, ``--crossover``; 23.2 s against 31.9 s for the compressed
+#: 2.68 s against 3.16 s for 100-200x3-10, side 700, and 8.16 s against 9.57 s for
+#: 100-300x3-10, side 1000, ``--crossover``; 16.0 s against 19.1 s for the compressed
 #: 784-400-400-10 MNIST network, side 1200, ``--real``).
 DENSE_AUTO_MAX_SIDE_FEW_BLOCKS = 1200
 DENSE_AUTO_MAX_BLOCKS = 4
