@@ -41,13 +41,13 @@ from pathlib import Path
 
 import numpy as np
 
+#: Benchmark networks by their widths (``parse_widths``): name -> in ``--quick``.
 NETWORKS = {
-    # name: (widths, quick)
-    "20-40x3-5": ([20, 40, 40, 40, 5], True),
-    "50-100x3-10": ([50, 100, 100, 100, 10], True),
-    "100-200x10-10": ([100] + [200] * 10 + [10], False),
-    "100-100x20-10": ([100] + [100] * 20 + [10], False),
-    "100-100x50-10": ([100] + [100] * 50 + [10], False),
+    "20-40x3-5": True,
+    "50-100x3-10": True,
+    "100-200x10-10": False,
+    "100-100x20-10": False,
+    "100-100x50-10": False,
 }
 #: Trained networks from the shared data folder (``--real``): name -> path under it.
 REAL = {
@@ -213,10 +213,10 @@ def main() -> None:
     import solvers
 
     installed = set(cvxpy.installed_solvers())
-    names = args.networks or [k for k, (_, quick) in NETWORKS.items() if quick or not args.quick]
+    names = args.networks or [k for k, quick in NETWORKS.items() if quick or not args.quick]
     rows = []
     for net_name in names:
-        widths, _ = NETWORKS[net_name]
+        widths = parse_widths(net_name)
         side = widths[0] + sum(widths[1:-1])
         paths = [f"lipsdp/{b}" for b in OURS if solvers.is_installed(b)]
         paths += [f"lipsdp/{b}@{TARGET_GAP:g}" for b in ANYTIME]
@@ -343,7 +343,7 @@ def kernels(repeats: int = 30) -> None:
 
     import lipsdp
 
-    widths = NETWORKS["50-100x3-10"][0]
+    widths = parse_widths("50-100x3-10")
     m = widths[0] + sum(widths[1:-1])
     rng = np.random.default_rng(0)
     A = rng.standard_normal((m, m))
