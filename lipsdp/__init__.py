@@ -16,23 +16,23 @@ from .bounds import (
     bracket,
     lower_bound,
 )
-from .certify import CERTIFICATION_MARGIN, certify
+from .certify import certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
 from .io import example_network, load_network, load_weights
 from .network import RELU, Network
-from .result import LipschitzResult
+from .result import Certificate, LipschitzResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
-    "CERTIFICATION_MARGIN",
     "CLOSED_FORM_METHODS",
     "MULTIPLIERS",
     "RELU",
     "VARIANTS",
     "Activation",
     "BracketResult",
+    "Certificate",
     "LipschitzResult",
     "LowerBoundResult",
     "Network",

@@ -13,13 +13,14 @@ from threadpoolctl import threadpool_limits
 import solvers
 from solvers.backends.ipm_backend import SINGLE_THREAD_MAX_SIDE
 
-from .certify import certify_direction
-from .closed_form import naive_bound, naive_directions
+from .certify import _as_multipliers, certify_direction, failed
+from .closed_form import composition_result, naive_bound, naive_directions
 from .dual import dual_lower_bound
 from .formulation import build_full
 from .lowrank import with_lowrank
 from .network import Network, as_network
-from .result import LipschitzResult
+from .result import Certificate, LipschitzResult
+from .scaling import Scaling, normalise, result_to_user
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -228,37 +229,38 @@ def _solve_full(
         return replace(best, status=f"{reason}; best certified iterate",
                        objective=float(np.sqrt(max(sres.objective * formulation.scale[0], 0))),
                        info={**best.info, **info}, **common)
-    if not sres.ok or not np.all(np.isfinite(sres.x)):
-        # A stopped or failed solve certifies nothing here, even if its iterate might; with a
-        # warm start, its certified bound is returned instead of nan.
-        failed = LipschitzResult(value=np.nan, certified=False, multipliers=[],
-                                 status=f"solver_failed: {sres.status}", info=info, **common)
-        return _fallback_to_warm_start(failed, warm_start, str(sres.status))
+    if not np.all(np.isfinite(sres.x)):
+        # No point to prove; with a warm start proved for this network, its bound instead.
+        res = replace(failed(method, f"solver_failed: {sres.status} ({sres.native_status})",
+                             info=info), status=f"solver_failed: {sres.status}", **common)
+        return _fallback_to_warm_start(res, warm_start, str(sres.status))
     rho_hat, ts = formulation.to_multipliers(sres.x)
     objective = float(np.sqrt(rho_hat)) if rho_hat > 0 else np.nan
     if not rho_hat > 0:
-        failed = LipschitzResult(value=np.nan, certified=False, multipliers=[],
-                                 objective=objective,
-                                 status=f"not_certified: solver returned rho = {rho_hat:g}",
-                                 info=info, **common)
-        return _fallback_to_warm_start(failed, warm_start, "returned rho <= 0")
+        res = replace(failed(method, f"solver returned rho = {rho_hat:g}", info=info,
+                             objective=objective), **common)
+        return _fallback_to_warm_start(res, warm_start, "returned rho <= 0")
+    # Any finite point may be proved, whatever the backend's status: the proof does not trust it.
     res, cert_info = _certify_solution(net, rho_hat, ts, method)
     info.update(cert_info)
     if res.certified and (sres.dual or "dual_banded" in sres.info):
         dual = formulation.unscale_dual(_dual_of({"dual": sres.dual, **sres.info}))
         lower = dual_lower_bound(net, dual, multipliers)
         if np.isfinite(lower):
-            info["lower_bound"] = lower  # proved lower bound on sqrt(rho*) (DOMAIN.md §9)
+            info["lower_bound"] = lower  # lower bound on sqrt(rho*) (docs/math.md §6)
             info["certified_gap"] = res.value / lower - 1.0 if lower > 0 else np.inf
     if res.certified:
-        status = "optimal" if sres.status is solvers.Status.OPTIMAL else str(sres.status)
+        status = {solvers.Status.OPTIMAL: "optimal",
+                  solvers.Status.OPTIMAL_INACCURATE: "optimal_inaccurate"}.get(
+            sres.status, f"stopped: {sres.status}; its point certified")
     else:
         status = res.status
     if sres.dual and "dual_nonneg" in sres.info:
         # For a later warm start (e.g. after a training step): the dual in -M's own scale.
         info["warm_dual"] = (formulation.unscale_dual(sres.dual[0]),
                              sres.info["dual_nonneg"] / formulation.scale)
-    res = replace(res, status=status, objective=objective, published_value=res.value,
+    res = replace(res, status=status, objective=objective,
+                  published_value=res.value if res.certified else np.nan,
                   info={**res.info, **info}, **common)
     if status != "optimal":
         why = str(sres.status) if res.certified else f"{sres.status}, {res.status}"
@@ -273,74 +275,122 @@ VARIANTS: dict[str, Callable[..., LipschitzResult]] = {"full": _solve_full}
 
 
 class WarmStart(tuple):
-    """A certified starting point ``(rho, t)``: unpacks as that pair, and also carries
-    ``source`` (what it came from) for the fallback of a failed or stopped solve."""
+    """A starting point ``(rho, t)`` in the solved network's (normalised) units: unpacks as that
+    pair, and carries ``source`` (what it came from), ``certified`` (whether it was proved for
+    *this* network, docs/math.md §4, so that a failed or stopped solve may fall back on it) and
+    ``value`` (the proved bound, ``nan`` if none)."""
 
     source: str
-    #: ``(Y, mu)`` of a previous LipSDP-Neuron/Layer solve, in the unscaled convention of
-    #: ``-M(rho, t)`` (``Y`` dense; ``mu`` the multipliers of ``t >= 0`` per unscaled variable),
-    #: or None. Backends that take a primal-dual start (SCS) use it with the multipliers.
+    certified: bool = False
+    value: float = float("nan")
+    certificate: Certificate | None = None
+    #: ``(Y, mu)`` of a previous LipSDP-Neuron/Layer solve of a network with the same scaling
+    #: exponents, in the convention of ``-M(rho, t)`` (``Y`` dense; ``mu`` the multipliers of
+    #: ``t >= 0`` per unscaled variable), or None. Backends that take a primal-dual start (SCS)
+    #: use it with the multipliers.
     dual: tuple | None = None
 
-    def __new__(cls, rho: float, multipliers: list[np.ndarray], source: str,
-                dual: tuple | None = None) -> WarmStart:
+    def __new__(cls, rho: float, multipliers: list[np.ndarray], source: str, *,
+                proved: LipschitzResult | None = None, dual: tuple | None = None) -> WarmStart:
         self = super().__new__(cls, (rho, multipliers))
         self.source = source
         self.dual = dual
+        if proved is not None and proved.certified:
+            self.certified, self.value, self.certificate = True, proved.value, proved.certificate
         return self
 
 
-def _warm_start_point(net: Network, warm_start: object) -> WarmStart | None:
-    from .certify import _as_multipliers, certify
+def _prove_warm(net: Network, ts: list[np.ndarray], rho: float | None, source: str,
+                dual: tuple | None = None) -> WarmStart:
+    """Prove multipliers ``ts`` (normalised units) for ``net``: along the ray of ``rho`` when
+    given, else at the smallest ``rho`` for exactly these ``t``."""
+    from .certify import _certify_fixed
+
+    if rho is not None and np.isfinite(rho) and rho > 0:
+        res, _ = certify_direction(net, [2.0 * t / rho for t in ts], method=source)
+    else:
+        res = _certify_fixed(net, ts)
+    if res.certified:
+        return WarmStart(res.value**2, res.multipliers, source, proved=res, dual=dual)
+    point_rho = rho if rho is not None and np.isfinite(rho) and rho > 0 else naive_bound(net) ** 2
+    return WarmStart(point_rho, ts, source, dual=dual)
+
+
+def _warm_start_point(net: Network, normed: Network, scaling: Scaling,
+                      warm_start: object) -> WarmStart | None:
+    """The warm start in ``normed``'s units, proved for this network (never trusted: a result
+    of another network proves nothing here until its multipliers are proved again)."""
     from .closed_form import CLOSED_FORM_METHODS, closed_form
 
     if warm_start is None:
         return None
+    E = scaling.multiplier_exponents()
+    two_d = 2 * scaling.value_exponent
     if isinstance(warm_start, str):
         if warm_start not in CLOSED_FORM_METHODS:
             raise ValueError(
                 f"warm_start is {warm_start!r}; expected one of {sorted(CLOSED_FORM_METHODS)}, "
                 "a LipschitzResult or a list of multipliers"
             )
-        warm_start = closed_form(net, warm_start)
+        res = closed_form(normed, warm_start)  # proved for this network, in its units
+        if not res.certified or not res.multipliers:
+            logger.info("warm_start %r gives no multipliers (%s)", warm_start, res.status)
+            return None
+        return WarmStart(res.value**2, res.multipliers, warm_start, proved=res)
     if isinstance(warm_start, LipschitzResult):
         if not warm_start.certified:
             raise ValueError("warm_start is an uncertified result; expected a certified one")
-        ts = _as_multipliers(net, warm_start.multipliers, "warm_start.multipliers")
+        if not warm_start.multipliers and warm_start.certificate is None:
+            raise ValueError(
+                f"warm_start ({warm_start.method}, {warm_start.status}) has no multipliers; "
+                "expected a result proved by an LMI point"
+            )
+        if warm_start.certificate is not None:
+            try:
+                ts, exps, (rho_m, rho_e) = warm_start.certificate.checked(net.hidden_widths)
+            except ValueError as exc:
+                raise ValueError(f"warm_start does not fit this network: {exc}") from None
+        else:
+            ts = _as_multipliers(net, warm_start.multipliers, "warm_start.multipliers")
+            exps, rho_m, rho_e = [0] * len(ts), warm_start.value**2, 0
+        ts_n = [np.ldexp(t, e - En) for t, e, En in zip(ts, exps, E, strict=True)]
+        rho_n = float(np.ldexp(rho_m, rho_e - two_d))
         dual = warm_start.info.get("warm_dual")
         side = min(net.widths[0], net.widths[1]) + net.n_neurons if net.n_hidden else 0
-        if dual is not None and np.shape(dual[0]) != (side, side):
-            dual = None  # another network's shape: the primal point alone
-        return WarmStart(warm_start.value**2, ts, warm_start.method, dual)
+        if dual is not None and (np.shape(dual[0]) != (side, side)
+                                 or warm_start.info.get("warm_dual_scaling") != scaling):
+            dual = None  # another network's shape or units: the primal point alone
+        return _prove_warm(normed, ts_n, rho_n, warm_start.method, dual=dual)
     ts = _as_multipliers(net, warm_start, "warm_start")
-    # Multipliers t in the DOMAIN.md §2 convention: the smallest rho these exact t certify.
-    # (Certifying t as a direction Lambda instead would pick another point on another ray.)
-    res = certify(net, ts)
-    if not res.certified:
-        raise ValueError(f"warm_start multipliers certify nothing ({res.status})")
-    return WarmStart(res.value**2, res.multipliers, "multipliers")
+    # Multipliers t in the §2 convention: the smallest rho these exact t prove.
+    # (Proving t as a direction Lambda instead would pick another point on another ray.)
+    ts_n = [np.ldexp(t, -En) for t, En in zip(ts, E, strict=True)]
+    warm = _prove_warm(normed, ts_n, None, "multipliers")
+    if not warm.certified:
+        raise ValueError("warm_start multipliers prove no bound for this network")
+    return warm
 
 
 def _fallback_to_warm_start(
-    res: LipschitzResult, warm_start: tuple[float, list[np.ndarray]] | None, why: str
+    res: LipschitzResult, warm_start: WarmStart | None, why: str
 ) -> LipschitzResult:
-    """A failed, stopped or uncertified solve falls back on its (certified) warm start; a stopped
-    solve whose own iterate certifies a smaller bound keeps that. Without a warm start, ``res``."""
-    if warm_start is None:
+    """A failed, stopped or uncertified solve falls back on its warm start where that was proved
+    for this network; a solve whose own bound is smaller keeps it. Otherwise ``res``."""
+    if warm_start is None or not warm_start.certified:
         return res
-    rho0, t0 = warm_start
-    value0 = float(np.sqrt(rho0))
+    value0 = warm_start.value
     if res.certified and res.value <= value0:
         return replace(res, info={**res.info, "warm_start_value": value0})
-    source = getattr(warm_start, "source", "multipliers")
+    fields = {k: v for k, v in res.info.items() if k != "reason"}
     return replace(
         res,
         value=value0,
         certified=True,
-        multipliers=[np.array(t, dtype=float, copy=True) for t in t0],
-        status=f"fallback: solver {why}; value from warm start {source}",
+        multipliers=[np.array(t, dtype=float, copy=True) for t in warm_start[1]],
+        certificate=warm_start.certificate,
+        status=f"fallback: solver {why}; value from warm start {warm_start.source}",
         published_value=value0,
-        info={**res.info, "warm_start_value": value0, "solver_status": res.status},
+        info={**fields, "warm_start_value": value0, "solver_status": res.status},
     )
 
 
@@ -355,7 +405,7 @@ def solve(
     warm_start: object = None,
     **variant_options: object,
 ) -> LipschitzResult:
-    """Certified LipSDP upper bound on the l2 Lipschitz constant of a feed-forward network.
+    """Proved LipSDP upper bound on the l2 Lipschitz constant of a feed-forward network.
 
     Parameters
     ----------
@@ -363,7 +413,7 @@ def solve(
         The network; a plain list of weights ``W_0 ... W_l`` (shapes ``(n_{k+1}, n_k)``) uses
         ``slopes``.
     variant : {"full", "chordal", "split", "sequential"}
-        Which formulation (DOMAIN.md §4): ``"full"`` is the single LMI of §2; ``"chordal"`` its
+        Which formulation (docs/math.md §7): ``"full"`` is the single LMI of §2; ``"chordal"`` its
         clique decomposition (same optimum; option ``clique_size``); ``"split"`` independent
         LipSDPs on blocks of layers combined by the product rule (options ``split`` or ``cuts``,
         ``n_jobs``); ``"sequential"`` ECLipsE, one small SDP per layer. See
@@ -379,14 +429,16 @@ def solve(
     options : mapping, optional
         Backend options (``tol``, ``max_iter``, ``time_limit``, ``verbose``, or native names).
         ``gap_tol`` (``banded-ipm`` and ``lowrank-ipm``) stops as soon as the certified value is
-        within that relative gap of a proved lower bound (DOMAIN.md §9). With these a solve stopped
+        within that relative gap of a lower bound (docs/math.md §6). With these a solve stopped
         by ``time_limit`` or ``max_iter`` returns its best certified iterate. Never modified.
     warm_start : str or LipschitzResult or list of ndarray, optional
         A closed-form method name (see :data:`~lipsdp.CLOSED_FORM_METHODS`), a certified result
-        or multipliers: the starting point for backends that accept one (SCS). It is also a
-        certified bound: if the solve fails, is stopped or is not certified, the result falls
-        back on it (``certified=True``, its value and multipliers, ``status="fallback: ..."``).
-        Without a warm start such a solve returns ``nan``.
+        (of this network or another one of the same widths, e.g. before a training step) or
+        multipliers: the starting point for backends that accept one (SCS). Its multipliers are
+        proved again for *this* network; where that succeeds it is also a bound: if the solve
+        fails, is stopped or is not certified, the result falls back on it (``certified=True``,
+        its proved value and multipliers, ``status="fallback: ..."``). Without a proved warm
+        start such a solve returns ``nan``.
     **variant_options
         Options of the chosen variant (the ``"full"`` and ``"sequential"`` variants take none);
         an option the variant does not take is a ``TypeError``.
@@ -394,15 +446,17 @@ def solve(
     Returns
     -------
     LipschitzResult
-        ``value`` is certified from the returned multipliers (DOMAIN.md §3), never copied from the
-        solver's objective (kept as ``objective`` for diagnostics). On failure ``value`` is ``nan``,
-        ``certified`` is False and ``status`` names the problem.
+        ``value`` is proved from ``certificate`` (docs/math.md §4: ``M(rho, T) <= 0`` in exact
+        arithmetic for the weights as given), never copied from the solver's objective (kept as
+        ``objective`` for diagnostics). A constant network (a zero weight matrix or slopes
+        ``(0, 0)``) gives ``0``, an all-linear one (``alpha_k = beta_k``) its product's norm
+        (docs/math.md §5; status ``"constant_network"``, ``"linear_network"``). On failure
+        ``value`` is ``nan``, ``certified`` is False and ``status`` names the problem.
 
     Raises
     ------
     ValueError
-        Unknown variant, multipliers or solver name; invalid network or options; a weight matrix
-        that is all zero (the network is constant, ``L = 0``, and the LMI degenerate).
+        Unknown variant, multipliers or solver name; invalid network, options or warm start.
     solvers.SolverNotInstalledError
         A known backend that is not installed (a ``ValueError`` too); the message names the
         ``pip install`` that fixes it.
@@ -435,30 +489,34 @@ def solve(
             f"variant 'full' takes no options; got {sorted(variant_options)}"
         )
     net = as_network(net, slopes)
-    for k, W in enumerate(net.weights):
-        if not np.any(W):
-            # The variables' scales (and every closed form) degenerate here: say so up front
-            # rather than fail inside the formulation.
-            raise ValueError(f"weights[{k}] is zero; the network is constant (L = 0)")
     if solver != "auto":
         solver = solvers.check_solver(solver)
     elif variant == "full" or net.n_hidden == 0:
         solver = choose_solver(net)
     # else "auto" goes on: the decomposed variants choose per sub-problem (lipsdp.variants).
-    warm = _warm_start_point(net, warm_start)
+    method = f"lipsdp-{multipliers}"
+    exact = composition_result(net, method)
+    if exact is not None:  # constant or linear network: L is known (docs/math.md §5)
+        return replace(exact, variant=variant, total_time=time.perf_counter() - start)
+    normed, scaling = normalise(net)
+    warm = _warm_start_point(net, normed, scaling, warm_start)
     if net.n_hidden == 0:
-        res, _ = certify_direction(net, [], method=f"lipsdp-{multipliers}")
-        res = replace(res, status="optimal", variant=variant, solver=None)
+        res, _ = certify_direction(normed, [], method=method)
+        res = replace(res, status="optimal" if res.certified else res.status, variant=variant,
+                      solver=None)
     else:
         # Small dense kernels: one BLAS thread (see solvers.backends.ipm_backend.solve).
         threads = 1 if net.lmi_size <= SINGLE_THREAD_MAX_SIDE else None
         with threadpool_limits(limits=threads, user_api="blas"):
             res = VARIANTS[variant](
-                net,
+                normed,
                 multipliers=multipliers,
                 solver=solver,
                 options=options or {},
                 warm_start=warm,
                 **variant_options,
             )
+    if "warm_dual" in res.info:  # in the normalised units: say which
+        res = replace(res, info={**res.info, "warm_dual_scaling": scaling})
+    res = result_to_user(res, scaling)
     return replace(res, total_time=time.perf_counter() - start)

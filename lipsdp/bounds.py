@@ -304,6 +304,8 @@ def _rng(seed: object) -> np.random.Generator:
 def _top_singular(P: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """``(sigma_max, u, v)`` of ``P`` through the smaller Gram matrix."""
     r, c = P.shape
+    if not np.all(np.isfinite(P)):
+        return float("nan"), np.eye(r)[0], np.eye(c)[0]
     if c <= r:
         G = P.T @ P
         w, V = sla.eigh(G, subset_by_index=[c - 1, c - 1], check_finite=False)
@@ -668,7 +670,11 @@ def lower_bound(
     rng = _rng(seed)
     net = as_network(net, slopes)
     if net.n_hidden == 0:
-        sigma, _, v = _top_singular(net.weights[0])
+        from .scaling import normalise, to_user_value
+
+        normed, scaling = normalise(net)
+        sigma, _, v = _top_singular(normed.weights[0])
+        sigma = to_user_value(sigma, scaling.value_exponent, upper=False)
         kind = "lipschitz" if method == "jacobian" else "lipsdp"
         return LowerBoundResult(sigma, kind, method, None, [], v,
                                 time.perf_counter() - start, 1)
@@ -681,8 +687,27 @@ def lower_bound(
         if activation is not None:
             raise ValueError("activation applies to method='jacobian' only; the slope-class "
                              "bound depends on the network's slopes")
-        res = _slope_bound(net, rng, ascent_steps, n_restarts, _as_starts(starts, net))
+        res = _slope_bound_scaled(net, rng, ascent_steps, n_restarts, _as_starts(starts, net))
     return _with_time(res, time.perf_counter() - start)
+
+
+def _slope_bound_scaled(net, rng, ascent_steps, n_restarts, starts) -> LowerBoundResult:
+    """The slope-class bound on the normalised network (:mod:`lipsdp.scaling`: the class and
+    the norm are homogeneous in each layer's scale), mapped back exactly, rounded down."""
+    from dataclasses import replace
+
+    from .scaling import normalise, to_user_value
+
+    normed, scaling = normalise(net)
+    if scaling.is_identity:
+        return _slope_bound(net, rng, ascent_steps, n_restarts, starts)
+    gains = [c - d for c, d in zip(scaling.c[1:], scaling.d[1:-1], strict=True)]  # D = 2^g D'
+    starts = [[np.ldexp(d, -g) for d, g in zip(p, gains, strict=True)] for p in starts]
+    res = _slope_bound(normed, rng, ascent_steps, n_restarts, starts)
+    with np.errstate(over="ignore", under="ignore"):
+        value = to_user_value(res.value, scaling.value_exponent, upper=False)
+        D = [np.ldexp(d, g) for d, g in zip(res.D, gains, strict=True)]
+    return replace(res, value=value, D=D)
 
 
 def _with_time(res: LowerBoundResult, seconds: float) -> LowerBoundResult:

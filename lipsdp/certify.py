@@ -1,9 +1,18 @@
-"""Certification: turning multipliers into a bound that is verified in float64 (DOMAIN.md §3).
+"""Certification: a proof in exact arithmetic that the LipSDP inequality holds (docs/math.md §4).
 
-The check is the forward block-LDL^T recursion of DOMAIN.md §5, from the input block to the output
-block, one ``n_k x n_k`` Cholesky per hidden layer, so it costs ``O(sum n_k^3)`` and never factors
-the whole ``(n_0 + N)``-sided matrix. The all-at-once elimination onto the input block is avoided
-on purpose: it loses accuracy with depth, in the direction that makes a bound too small.
+Given the directions ``Lambda_k`` of a point, the forward block-LDL^T recursion from the input
+block to the output block (one ``n_k x n_k`` Cholesky per hidden layer, ``O(sum n_k^3)``) is run
+in float64 on the matrix ``-M(rho, T) / rho`` *with its diagonal lowered by a shift* ``sigma``
+that bounds, a priori, every rounding error the recursion can make (Higham's componentwise
+backward-error bound for Cholesky, Cauchy-Schwarz on the computed factor, and Gershgorin with the
+weights ``D^{-1/2}``; Rump's verified positive-definiteness test, applied block by block). If
+every pivot passes its Cholesky, ``-M(rho, T) >= 0`` holds in exact arithmetic for the reported
+``rho`` and the reported float multipliers ``t = rho * Lambda / 2``; the reported value rounds
+``sqrt(rho)`` up. The proof is stated in docs/math.md §4; the constants below carry its names.
+
+The all-at-once elimination onto the input block is not used: it loses accuracy with depth.
+Quantities are not rescaled here: callers pass the normalised network of
+:mod:`lipsdp.scaling`, where nothing under- or overflows (the public :func:`certify` does so).
 """
 
 from __future__ import annotations
@@ -11,54 +20,67 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import blas, lapack
 
 from .network import Network, as_network
-from .result import LipschitzResult
+from .result import Certificate, LipschitzResult
 
-__all__ = ["CERTIFICATION_MARGIN", "StagePolicy", "certify", "certify_direction"]
+__all__ = ["StagePolicy", "certify", "certify_direction", "prove"]
 
 logger = logging.getLogger(__name__)
 
-#: Relative margin ``delta`` added to every certified value: ``L = sqrt(lambda_max) * (1 + delta)``.
-CERTIFICATION_MARGIN = 1e-10
+#: Unit roundoff of float64 (round to nearest).
+UNIT_ROUNDOFF = 2.0**-53
+#: Smallest positive subnormal: the absolute error of one operation whose result underflows.
+_ETA = 2.0**-1074
+#: Share of every diagonal entry reserved for the absolute (underflow) errors (docs/math.md §4).
+_UNDERFLOW_SHARE = 2.0**-600
+#: Extra roundings per entry allowed for beyond the inner products (shift, p-term, K-route
+#: scaling by m^2 lambda_i lambda_j, the rounded multipliers, the reciprocal in triangular solves).
+_EXTRA_ROUNDINGS = 8
+#: Relative steps tried above the float recursion's rho for the output pivot (search mode).
+_RHO_STEPS = tuple(2.0**-45 * 8.0**j for j in range(13))
+#: Bisection steps between the last failing and the first passing of them.
+_BISECTIONS = 6
 
 
-@dataclass(frozen=True)
-class Recursion:
-    """Outcome of the forward recursion for a direction ``Lambda`` (internal)."""
-
-    ok: bool
-    rho: float  # lambda_max(W_l M_l^{-1} W_l^T); nan when a pivot failed
-    reason: str = ""
-    dropped: int = 0  # neurons removed because a zero multiplier made them irrelevant
-    lams: tuple[np.ndarray, ...] = ()  # the directions used (those a policy chose, if one did)
+def _gamma(n: int) -> float:
+    """``gamma_n = n u / (1 - n u)`` (Higham), rounded up."""
+    nu = n * UNIT_ROUNDOFF
+    return nu / (1.0 - nu) * (1.0 + 16 * UNIT_ROUNDOFF)
 
 
 #: A stage policy: ``choose(k, K) -> Lambda_{k+1}`` for the 0-based hidden layer ``k``, given
 #: ``K = W_k X_k^{-1} W_k^T`` (``n_{k+1} x n_{k+1}``, symmetric PSD, read-only) from the pivot the
-#: certification has just factored (DOMAIN.md §5 with ``p = 0``, where ``X_k = M_k``).
+#: certification has just factored (docs/math.md §3 with ``p = 0``, where ``X_k = M_k``).
 StagePolicy = Callable[[int, np.ndarray], np.ndarray]
 
 
 # The hot loop calls SciPy's BLAS/LAPACK only. NumPy and SciPy wheels each bundle an OpenBLAS
 # with its own thread pool; alternating between the two makes each pool's spinning threads
 # steal the cores from the other (5x slower per stage at n = 256 on 2 cores, 2x at n = 1000).
+# No BLAS routine is called on an empty matrix (LAPACK prints parameter errors for those).
 
 
 def _cholesky(X: np.ndarray) -> np.ndarray | None:
     """Lower Cholesky factor of the symmetric ``X`` (its lower triangle is read), or None."""
+    if X.size == 0:
+        return np.zeros((0, 0))
     # X.T is the same symmetric matrix in Fortran order: no transposing copy.
     G, info = lapack.dpotrf(X.T if X.flags.c_contiguous else X, lower=1, clean=1)
-    return G if info == 0 else None
+    if info != 0 or not np.all(np.isfinite(np.diagonal(G))):
+        return None
+    return G
 
 
 def _solve_lower(G: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``G^{-1} B`` for the lower-triangular ``G`` (``B`` best in Fortran order, e.g. ``W.T``)."""
+    if B.size == 0 or G.size == 0:
+        return np.zeros(B.shape)
     return blas.dtrsm(1.0, G, B, lower=1)
 
 
@@ -70,6 +92,8 @@ def _symmetric(K: np.ndarray) -> np.ndarray:
 
 def _gram(A: np.ndarray) -> np.ndarray:
     """``A^T A`` (full, symmetric) by a rank-k update."""
+    if A.size == 0:
+        return np.zeros((A.shape[1], A.shape[1]))
     return _symmetric(blas.dsyrk(1.0, A, trans=1, lower=1))
 
 
@@ -78,161 +102,461 @@ def _max_gram_eig(Y: np.ndarray) -> float:
     if Y.size == 0:
         return 0.0
     G = _gram(Y) if Y.shape[1] <= Y.shape[0] else _gram(Y.T)
+    if not np.all(np.isfinite(G)):
+        return float("nan")
     return float(sla.eigvalsh(G, subset_by_index=[G.shape[0] - 1, G.shape[0] - 1],
                               check_finite=False)[0])
 
 
 def _bad_direction(lam: object, n: int, k: int) -> str:
-    """Why ``lam`` is not a valid direction for hidden layer ``k`` (0-based), or ``""``."""
+    """Why ``lam`` is not a valid policy direction for hidden layer ``k`` (0-based), or ``""``."""
     if not isinstance(lam, np.ndarray) or lam.shape != (n,):
         return f"multipliers[{k}] has shape {np.shape(lam)}; expected ({n},)"
-    if np.any(lam < 0) or not np.all(np.isfinite(lam)):
-        return f"multipliers[{k}] has negative or non-finite entries"
+    if not np.all(np.isfinite(lam)) or np.any(lam <= 0):
+        return f"multipliers[{k}] has zero, negative or non-finite entries"
     return ""
 
 
-def _gram_through(M: np.ndarray | None, W: np.ndarray, k: int) -> tuple[np.ndarray | None, str]:
-    """``K = W M^{-1} W^T`` through a Cholesky factor of ``M`` (``None`` is the identity).
+@dataclass(frozen=True)
+class Proof:
+    """Outcome of :func:`prove` (internal).
 
-    Returns ``(K, "")``, or ``(None, reason)`` when ``M`` is not positive definite. Used where the
-    pivot is ``M`` itself (``p = 0``) or where a policy needs ``K`` before choosing.
+    When ``ok``, ``-M(rho, t) >= 0`` holds in exact arithmetic for ``t_k = rho * lams[k] / 2``
+    rounded to float64 (search mode), or for the caller's exact ``t`` with ``lams = 2 t / rho``
+    (fixed mode). ``estimate`` is the float recursion's ``lambda_max(W_l M_l^{-1} W_l^T)`` for
+    the shifted matrix, the value an unproved float64 check would have reported.
     """
-    if M is None:
-        return _gram(W.T), ""
-    G = _cholesky(M)
-    if G is None:
-        return None, f"pivot X_{k} (block {k}) is not positive definite"
-    return _gram(_solve_lower(G, W.T)), ""
+
+    ok: bool
+    rho: float = float("nan")
+    reason: str = ""
+    lams: tuple[np.ndarray, ...] = ()
+    dropped: int = 0
+    estimate: float = float("nan")
+
+
+def _fail(reason: str, lams: Sequence[np.ndarray] = ()) -> Proof:
+    return Proof(False, reason=reason, lams=tuple(lams))
+
+
+# --- the shift (docs/math.md §4) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Block:
+    """What the shift of one diagonal block needs: its pattern (the widths of the blocks before
+    and after it and whether the block before is the exactly factored identity) and its terms."""
+
+    size: int
+    prev: int = 0  # width of block b-1 (0 for the first block)
+    prev_exact: bool = False  # block b-1 is the input block I, factored exactly
+    next: int = 0  # width of block b+1 (0 for the output block)
+
+    @property
+    def gamma_own(self) -> float:
+        """Backward error of the entries inside the block (inner products over b-1 and b)."""
+        return _gamma(max(self.prev, self.size) + _EXTRA_ROUNDINGS)
+
+    def cholesky_weight(self) -> float:
+        """``sum over the pattern of count * gamma``: the shift per unit of ``D_i``."""
+        w = self.size * self.gamma_own
+        if self.prev and not self.prev_exact:
+            w += self.prev * _gamma(self.prev + _EXTRA_ROUNDINGS)
+        if self.next:
+            w += self.next * _gamma(self.size + _EXTRA_ROUNDINGS)
+        return w
+
+    @property
+    def inner_length(self) -> int:
+        return max(self.prev, self.size, self.next) + _EXTRA_ROUNDINGS
+
+
+def _shift(
+    block: _Block,
+    lam: np.ndarray,
+    p_term: tuple[float, np.ndarray, int] | None = None,
+    g_term: tuple[np.ndarray, int, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(sigma, D)`` for one diagonal block (docs/math.md §4, (4.3)-(4.5)).
+
+    ``lam``: the block's multipliers (ones for the input block); ``p_term = (p, b, terms)`` the
+    ``p W^T Lambda W`` part with ``b`` its computed diagonal and ``terms`` the length of its
+    inner products; ``g_term = (g, terms, rho)`` the output part ``W_l^T W_l / rho`` with ``g``
+    its computed diagonal. ``D_i`` bounds the squared norm of row ``i`` of the computed factor;
+    ``sigma_i`` bounds row ``i`` of the weighted Gershgorin sum of every error.
+    """
+    n = lam.size
+    inflate = 1.0 + 2.0 * _gamma(n + 16)
+    a_up = lam * (1.0 + 4.0 * UNIT_ROUNDOFF)
+    e_diag = _gamma(_EXTRA_ROUNDINGS) * 2.0 * lam
+    gp = gg = 0.0
+    if p_term is not None:
+        p, b, terms = p_term
+        gp = _gamma(terms + _EXTRA_ROUNDINGS)
+        b = b * (1.0 + gp)  # an upper bound on the exact diagonal of W^T Lambda W
+        a_up = a_up + max(p, 0.0) * b
+        e_diag = e_diag + gp * abs(p) * b
+    if g_term is not None:
+        g, terms, rho = g_term
+        gg = _gamma(terms + _EXTRA_ROUNDINGS)
+        g = g * (1.0 + gg) / rho * (1.0 + 4.0 * UNIT_ROUNDOFF)
+        e_diag = e_diag + gg * g
+    D = (a_up + e_diag) / (1.0 - block.gamma_own) * inflate
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = D * block.cholesky_weight() + e_diag
+        if p_term is not None and p_term[0] != 0.0:
+            sigma = sigma + gp * abs(p) * np.sqrt(b * D) * float(np.sum(np.sqrt(b / D)))
+        if g_term is not None:
+            sigma = sigma + gg * np.sqrt(g * D) * float(np.sum(np.sqrt(g / D)))
+    sigma = (sigma + _UNDERFLOW_SHARE * D) * inflate
+    return sigma, D
+
+
+def _underflow_ok(D_all: list[np.ndarray], inner: int, pattern: int) -> bool:
+    """Whether the reserved share ``_UNDERFLOW_SHARE * D_i`` covers every absolute error: at
+    most ``(inner + 16) eta (1 + max D)`` per entry, weighted by ``sqrt(D_i / D_j)``."""
+    if not D_all:
+        return True
+    D = np.concatenate(D_all)
+    if D.size == 0:
+        return True
+    d_min, d_max = float(D.min()), float(D.max())
+    if not (d_min > 0 and np.isfinite(d_max)) or d_max > 2.0**100:
+        return False
+    tau = (inner + 16) * _ETA * (1.0 + d_max)
+    return tau * pattern <= _UNDERFLOW_SHARE * d_min
+
+
+# --- dead neurons ----------------------------------------------------------------------------
 
 
 def _drop_dead(
-    M: np.ndarray | None, W: np.ndarray
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """``(M, W, dead)`` with the zero-diagonal rows of ``M`` (and columns of ``W``) removed."""
-    if M is None:
-        return None, W, np.zeros(0, dtype=np.intp)
-    diag = np.diag(M)
-    dead = np.flatnonzero(diag == 0.0)
-    if not dead.size:
-        return M, W, dead
-    live = np.flatnonzero(diag != 0.0)
-    return M[np.ix_(live, live)], W[:, live], dead
+    net: Network, lams: list[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray], int, str]:
+    """Weights and directions with the neurons removed whose row of ``M`` is identically zero.
 
-
-def _dead_failure(k: int, dead: np.ndarray, weight: np.ndarray) -> Recursion:
-    j = int(dead[np.argmax(weight)])
-    return Recursion(
-        False,
-        np.nan,
-        f"neuron {j} of hidden layer {k - 1} has multiplier 0 but feeds "
-        f"neurons of layer {k} with positive multipliers",
-    )
-
-
-def forward_recursion(net: Network, lams: Sequence[np.ndarray] | StagePolicy) -> Recursion:
-    """Run DOMAIN.md §5's recursion for ``Lambda_k = diag(lams[k-1])`` on ``net``.
-
-    Returns the smallest ``rho`` with ``M(rho, rho * Lambda / 2) <= 0``, or a failure naming the
-    pivot that is not positive definite. A neuron whose multiplier is exactly zero makes its row of
-    the pivot vanish; it is removed when its outgoing coupling vanishes too (then the row is
-    identically zero and PSD-ness of the rest is equivalent), and reported as infeasible otherwise.
-
-    ``lams`` may also be a :data:`StagePolicy` that chooses each ``Lambda_k`` from the ``K`` this
-    recursion computes anyway: a closed form (DOMAIN.md §5) is then certified in the same pass,
-    with one Cholesky per stage instead of two. The policy only chooses; every pivot is still
-    factored here and the bound is read off here, in float64.
-
-    Notes
-    -----
-    With ``p_k = 0`` the pivot is ``X_{k-1} = M_{k-1}``, independent of ``Lambda_k``, so the stage
-    computes ``K_k = W_{k-1} M_{k-1}^{-1} W_{k-1}^T`` once (one Cholesky, one triangular solve,
-    one symmetric rank-k product) and ``M_k = Lambda_k - m_k^2 Lambda_k K_k Lambda_k``
-    elementwise. With ``p_k != 0`` the pivot ``M_{k-1} + p_k W^T Lambda_k W`` is formed and
-    factored as it stands.
+    Neuron ``i`` of hidden layer ``k`` has such a row when ``Lambda_k,i = 0`` and every neuron it
+    feeds has ``Lambda_{k+1,j} W_k[j, i] = 0`` (for the last hidden layer: its output weights are
+    zero). Removing a zero row and column keeps positive semidefiniteness equivalent. Returns
+    ``(weights, lams, dropped, reason)``; ``reason`` is non-empty when a zero multiplier sits on a
+    row that is not zero (then ``M`` is not negative semidefinite).
     """
-    Ws, p, m = net.weights, net.p, net.m
+    Ws = list(net.weights)
+    l = net.n_hidden
+    keep = []
+    for k in range(1, l + 1):
+        lam = lams[k - 1]
+        zero = lam == 0.0
+        if not np.any(zero):
+            keep.append(None)
+            continue
+        if k < l:
+            feeds = (lams[k][:, None] * Ws[k]) != 0.0  # (n_{k+1}, n_k)
+        else:
+            feeds = Ws[l] != 0.0
+        live_feed = np.any(feeds, axis=0)
+        # A zero multiplier on a live row leaves the diagonal p_{k+1} sum_j lambda_j w_ji^2
+        # (or -||w_i||^2 / rho at the output) against nonzero couplings: only p_{k+1} > 0 helps.
+        bad = zero & live_feed & (k == l or net.p[k] <= 0.0)
+        if np.any(bad):
+            j = int(np.flatnonzero(bad)[0])
+            where = (f"feeds neurons of layer {k + 1} with positive multipliers" if k < l
+                     else "has nonzero output weights")
+            return Ws, lams, 0, f"neuron {j} of hidden layer {k} has multiplier 0 but {where}"
+        keep.append(~(zero & ~live_feed))
+    dropped = 0
+    out_lams = list(lams)
+    for k in range(1, l + 1):
+        mask = keep[k - 1]
+        if mask is None or np.all(mask):
+            continue
+        if not np.any(mask):
+            return Ws, lams, 0, f"every neuron of hidden layer {k} has multiplier 0"
+        dropped += int(np.count_nonzero(~mask))
+        Ws[k - 1] = Ws[k - 1][mask]
+        Ws[k] = Ws[k][:, mask]
+        out_lams[k - 1] = out_lams[k - 1][mask]
+    return Ws, out_lams, dropped, ""
+
+
+# --- the proof -------------------------------------------------------------------------------
+
+
+def prove(
+    net: Network, lams: Sequence[np.ndarray] | StagePolicy, rho: float | None = None
+) -> Proof:
+    """Prove ``M(rho, rho * Lambda / 2) <= 0`` for the directions ``lams`` (docs/math.md §4).
+
+    Parameters
+    ----------
+    net : Network
+        The network, best normalised (:func:`lipsdp.scaling.normalise`); the proof holds for any
+        scale, but values far from 1 may under- or overflow and then fail to certify.
+    lams : list of ndarray or StagePolicy
+        Nonnegative directions ``Lambda_k`` (one per hidden layer), or a policy that chooses
+        each from the ``K_k`` this recursion computes anyway (closed forms, certified in the same
+        pass with one Cholesky per stage; a policy must return positive entries).
+    rho : float, optional
+        Prove at exactly this ``rho`` (the exact multipliers are then ``t = rho * lams / 2`` in
+        real arithmetic: the caller passes ``lams = fl(2 t / rho)`` and keeps its ``t``). Without
+        it, the smallest ``rho`` found by trying ``rho_hat (1 + delta)`` above the float
+        recursion's ``rho_hat`` for ``delta = 2^-45, 2^-42, ...``.
+
+    Returns
+    -------
+    Proof
+        ``ok`` with the proved ``rho``, or a reason naming the pivot that failed.
+    """
     l = net.n_hidden
     policy = lams if callable(lams) else None
     if policy is None:
+        lams = [np.asarray(lam, dtype=np.float64) for lam in lams]
+        if len(lams) != l:
+            return _fail(f"{len(lams)} directions for {l} hidden layers")
         for k, lam in enumerate(lams):
+            if lam.shape != (net.hidden_widths[k],):
+                return _fail(f"multipliers[{k}] has shape {lam.shape}; "
+                             f"expected ({net.hidden_widths[k]},)")
             if np.any(lam < 0) or not np.all(np.isfinite(lam)):
-                return Recursion(
-                    False, np.nan, f"multipliers[{k}] has negative or non-finite entries"
-                )
-    used: list[np.ndarray] = []
-    dropped = 0
-    M = None  # M_{k-1}; None stands for the identity M_0 = I
+                return _fail(f"multipliers[{k}] has negative or non-finite entries")
+        Ws, used, dropped, reason = _drop_dead(net, lams)
+        if reason:
+            return _fail(reason, lams)
+    else:
+        Ws, used, dropped = list(net.weights), [], 0
+    p = net.p
+    m = net.m
+    sizes = [Ws[0].shape[1], *(W.shape[0] for W in Ws[:-1])]
+    if l == 0:
+        return _prove_single(Ws[0], rho)
+    first_exact = p[0] == 0.0
+    D_all: list[np.ndarray] = []
+    pattern = max(a + b + c for a, b, c in zip([0, *sizes[:-1]], sizes, [*sizes[1:], 0],
+                                               strict=True))
+    inner = max(sizes) + _EXTRA_ROUNDINGS
+    M: np.ndarray | None = None  # Schur complement of block k-1 (unshifted); None: identity
     for k in range(1, l + 1):
-        W = Ws[k - 1]  # (n_k, n_{k-1})
+        V = Ws[k - 1]  # (n_k, n_{k-1})
         pk, mk = float(p[k - 1]), float(m[k - 1])
+        b = k - 1  # the block whose pivot is factored at this stage
+        block = _Block(sizes[b], sizes[b - 1] if b else 0, b == 1 and first_exact, sizes[k])
+        lam_b = np.ones(sizes[0]) if b == 0 else used[b - 1]
+        exact_identity = b == 0 and pk == 0.0
         K = None
-        if pk == 0.0 or policy is not None:
-            # K_k = W M_{k-1}^{-1} W^T over the live neurons of layer k-1 (a zero multiplier
-            # leaves a zero row in M_{k-1}); for p_k = 0 its Cholesky is the pivot's check.
-            Mx, Wx, dead = _drop_dead(M, W)
-            if dead.size and np.any(M[dead] != 0.0):
-                return _dead_failure(k, dead, np.abs(W[:, dead]).sum(axis=0))
-            K, reason = _gram_through(Mx, Wx, k - 1)
-            if K is None:
-                return Recursion(False, np.nan, reason)
-        if policy is not None:
-            lam = policy(k - 1, K)
-            bad = _bad_direction(lam, W.shape[0], k - 1)
-            if bad:
-                return Recursion(False, np.nan, f"the stage policy returned bad {bad}")
-        else:
-            lam = lams[k - 1]
-        used.append(lam)
         if pk == 0.0:
-            if dead.size:
-                coupling = mk * (lam[:, None] * W[:, dead])
-                if np.any(coupling != 0.0):
-                    return _dead_failure(k, dead, np.abs(coupling).sum(axis=0))
-                dropped += dead.size
-            # The pivot X_{k-1} = M_{k-1} was factored in computing K (or is the identity).
+            if exact_identity:
+                Y = V.T
+            else:
+                sigma, D = _shift(block, lam_b)
+                D_all.append(D)
+                X = M.copy()
+                X[np.diag_indices_from(X)] -= sigma
+                G = _cholesky(X)
+                if G is None:
+                    return _fail(f"pivot X_{b} (block {b}) is not positive definite", used)
+                Y = _solve_lower(G, V.T)
+            K = _gram(Y)
+            if not np.all(np.isfinite(K)):
+                return _fail(f"K_{k} has non-finite entries", used)
+        if policy is not None:
+            if K is None:  # p != 0: the policy's K from the pivot without its p-term
+                G0 = None if M is None else _cholesky(M)
+                if M is not None and G0 is None:
+                    return _fail(f"pivot M_{b} (block {b}) is not positive definite", used)
+                Kp = _gram(V.T if G0 is None else _solve_lower(G0, V.T))
+            else:
+                Kp = K
+            try:
+                lam = policy(k - 1, Kp)
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                return _fail(f"the stage policy failed at hidden layer {k}: {exc}", used)
+            bad = _bad_direction(lam, V.shape[0], k - 1)
+            if bad:
+                return _fail(f"the stage policy returned bad {bad}", used)
+            used.append(np.array(lam, dtype=np.float64))
+        lam = used[k - 1]
+        if pk == 0.0:
             Mk = K * (-mk * mk * np.outer(lam, lam))
         else:
-            LW = lam[:, None] * W  # Lambda_k W_{k-1}
-            # Pivot X_{k-1} = M_{k-1} + p_k W^T Lambda_k W.
-            X = np.eye(W.shape[1]) if M is None else M
-            X = X + pk * blas.dgemm(1.0, W.T, LW.T, trans_b=1)
-            if M is not None:
-                dead = np.flatnonzero(np.diag(X) == 0.0)
-                if dead.size:
-                    coupling = mk * LW[:, dead]
-                    if np.any(coupling != 0.0) or np.any(X[dead] != 0.0):
-                        return _dead_failure(k, dead, np.abs(coupling).sum(axis=0))
-                    live = np.flatnonzero(np.diag(X) != 0.0)
-                    X, LW = X[np.ix_(live, live)], LW[:, live]
-                    dropped += dead.size
+            LW = lam[:, None] * V  # Lambda_k W_{k-1}
+            bdiag = np.einsum("ji,ji->i", LW, V)
+            sigma, D = _shift(block, lam_b, p_term=(pk, bdiag, V.shape[0]))
+            D_all.append(D)
+            X = np.eye(sizes[0]) if M is None else M.copy()
+            X += pk * blas.dgemm(1.0, V.T, LW.T, trans_b=1)
+            X[np.diag_indices_from(X)] -= sigma
             G = _cholesky(X)
             if G is None:
-                reason = f"pivot X_{k - 1} (block {k - 1}) is not positive definite"
-                return Recursion(False, np.nan, reason)
+                return _fail(f"pivot X_{b} (block {b}) is not positive definite", used)
             Mk = _gram(_solve_lower(G, LW.T))
             Mk *= -mk * mk
+            if not np.all(np.isfinite(Mk)):
+                return _fail(f"M_{k} has non-finite entries", used)
         Mk[np.diag_indices_from(Mk)] += lam
         M = Mk
+    # The output block: M_l - W_l^T W_l / rho, shifted.
     Wl = Ws[l]
-    if M is None:  # no hidden layer
-        return Recursion(True, _max_gram_eig(Wl))
-    dead = np.flatnonzero(np.diag(M) == 0.0)
-    if dead.size:
-        if np.any(Wl[:, dead] != 0.0) or np.any(M[dead] != 0.0):
-            return Recursion(
-                False,
-                np.nan,
-                f"neuron {int(dead[0])} of hidden layer {l} has multiplier 0 "
-                "but nonzero output weights",
-            )
-        live = np.flatnonzero(np.diag(M) != 0.0)
-        M, Wl = M[np.ix_(live, live)], Wl[:, live]
-        dropped += dead.size
-    G = _cholesky(M)
-    if G is None:
-        return Recursion(False, np.nan, f"pivot M_{l} (block {l}) is not positive definite")
-    Y = _solve_lower(G, Wl.T)
-    return Recursion(True, _max_gram_eig(Y), dropped=dropped, lams=tuple(used))
+    block = _Block(sizes[l], sizes[l - 1], l == 1 and first_exact)
+    lam_l = used[l - 1]
+    Gout = _gram(Wl)
+    gdiag = np.diag(Gout).copy()
+    sigma0, _ = _shift(block, lam_l)
+    X = M.copy()
+    X[np.diag_indices_from(X)] -= sigma0
+    F = _cholesky(X)
+    if F is None:
+        return _fail(f"pivot M_{l} (block {l}) is not positive definite", used)
+    estimate = _max_gram_eig(_solve_lower(F, Wl.T))
+    if not (np.isfinite(estimate) and estimate > 0):
+        return _fail(f"the recursion gives rho = {estimate:g}", used)
+
+    def passes(r: float) -> np.ndarray | None:
+        sigma, D = _shift(block, lam_l, g_term=(gdiag, Wl.shape[0], r))
+        P = M - Gout / r
+        P[np.diag_indices_from(P)] -= sigma
+        return D if _cholesky(P) is not None else None
+
+    r, D = _search(passes, estimate, rho)
+    if D is None:
+        what = f"rho = {rho:.17g}" if rho is not None else f"rho up to {r:.6g}"
+        return _fail(f"output pivot (block {l}) is not positive definite at {what}", used)
+    if not _underflow_ok([*D_all, D], inner, pattern):
+        return _fail("the multipliers span too many orders of magnitude for the "
+                     "rounding-error bound (docs/math.md §4)", used)
+    return Proof(True, float(r), lams=tuple(_expand(net, used, lams)), dropped=dropped,
+                 estimate=estimate)
+
+
+def _search(passes: Callable[[float], object], estimate: float, rho: float | None):
+    """``(rho, passes(rho))`` for the fixed ``rho``, or the smallest ``rho`` found above
+    ``estimate``: the steps of :data:`_RHO_STEPS`, then bisection (in ``log``) between the last
+    failing and the first passing step. ``passes`` returns None where the pivot fails."""
+    if rho is not None:
+        return rho, passes(rho)
+    lo = None
+    for step in _RHO_STEPS:
+        r = estimate * (1.0 + step)
+        out = passes(r)
+        if out is not None:
+            break
+        lo = step
+    else:
+        return r, None
+    if lo is not None:
+        hi = step
+        for _ in range(_BISECTIONS):
+            mid = float(np.sqrt(lo * hi))
+            trial = passes(estimate * (1.0 + mid))
+            if trial is None:
+                lo = mid
+            else:
+                hi, out = mid, trial
+        r = estimate * (1.0 + hi)
+    return r, out
+
+
+def _expand(net: Network, used: list[np.ndarray], given: object) -> list[np.ndarray]:
+    """The directions at full width (zeros where dead neurons were removed)."""
+    if callable(given):
+        return used
+    return [np.asarray(lam, dtype=np.float64).copy() for lam in given]
+
+
+def _prove_single(W: np.ndarray, rho: float | None) -> Proof:
+    """``rho I - W^T W >= 0`` through the smaller Gram (same nonzero spectrum)."""
+    A = W.T if W.shape[0] > W.shape[1] else W  # rows: the smaller side
+    G = _gram(A.T)  # A A^T, (r, r)
+    r_side = G.shape[0]
+    block = _Block(r_side)
+    ones = np.ones(r_side)
+    estimate = float(sla.eigvalsh(G, subset_by_index=[r_side - 1, r_side - 1],
+                                  check_finite=False)[0]) if np.all(np.isfinite(G)) else np.nan
+    if not (np.isfinite(estimate) and estimate > 0):
+        return _fail(f"||W||^2 estimate is {estimate:g}")
+    gdiag = np.diag(G).copy()
+
+    def passes(r: float) -> np.ndarray | None:
+        sigma, D = _shift(block, ones, g_term=(gdiag, A.shape[1], r))
+        P = -G / r
+        P[np.diag_indices_from(P)] += 1.0 - sigma
+        return D if _cholesky(P) is not None else None
+
+    r, D = _search(passes, estimate, rho)
+    if D is None:
+        return _fail("rho I - W^T W is not positive definite at the rho tried")
+    if not _underflow_ok([D], r_side + _EXTRA_ROUNDINGS, r_side):
+        return _fail("the weights span too many orders of magnitude")
+    return Proof(True, float(r), estimate=estimate)
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+def value_from_rho(rho: float) -> float:
+    """An upper bound ``v`` on ``sqrt(rho)`` with ``fl(v * v) >= rho`` (three floats up)."""
+    v = float(np.sqrt(rho))
+    for _ in range(3):
+        v = float(np.nextafter(v, np.inf))
+    return v
+
+
+def multipliers_of(proof: Proof) -> list[np.ndarray]:
+    """The float multipliers ``t_k = fl(rho * Lambda_k / 2)`` that a search-mode proof covers."""
+    half = 0.5 * proof.rho
+    return [half * lam for lam in proof.lams]
+
+
+def _subnormal(ts: Sequence[np.ndarray]) -> bool:
+    tiny = np.finfo(float).tiny
+    return any(np.any((t != 0) & (np.abs(t) < tiny)) for t in ts)
+
+
+def failed(method: str, reason: str, *, info: dict | None = None,
+           **fields: object) -> LipschitzResult:
+    """The uncertified result: ``nan``, no multipliers, a status that says why."""
+    return LipschitzResult(value=np.nan, certified=False, multipliers=[],
+                           status=f"not_certified: {reason}", method=method,
+                           info={"reason": reason, **(info or {})}, **fields)
+
+
+def result_of(proof: Proof, method: str, ts: list[np.ndarray] | None = None) -> LipschitzResult:
+    """The certified result of a successful proof (``ts``: the exact multipliers of a
+    fixed-mode proof; default those of the search mode)."""
+    ts = multipliers_of(proof) if ts is None else ts
+    if _subnormal(ts):
+        return failed(method, "a multiplier is below float64's normal range")
+    value = value_from_rho(proof.rho)
+    info = {"rho_estimate": proof.estimate, "proof_margin": proof.rho / proof.estimate - 1.0}
+    if proof.dropped:
+        info["dropped_neurons"] = proof.dropped
+    return LipschitzResult(
+        value=value,
+        certified=True,
+        multipliers=ts,
+        status="certified",
+        method=method,
+        published_value=value,
+        certificate=Certificate(rho=proof.rho, multipliers=tuple(ts)),
+        info=info,
+    )
+
+
+def certify_direction(
+    net: Network,
+    lams: Sequence[np.ndarray] | StagePolicy,
+    *,
+    method: str = "certify",
+) -> tuple[LipschitzResult, Proof]:
+    """Prove the ray ``T = rho * Lambda / 2`` (docs/math.md §4) at its smallest proved ``rho``.
+
+    ``lams`` is a list of directions or a :data:`StagePolicy` (see :func:`prove`); the returned
+    multipliers are those of the directions actually proved. ``net`` is used as given (pass the
+    normalised network, :func:`lipsdp.scaling.normalise`).
+    """
+    proof = prove(net, lams)
+    if not proof.ok:
+        return failed(method, proof.reason), proof
+    return result_of(proof, method), proof
 
 
 def _as_multipliers(
@@ -248,7 +572,10 @@ def _as_multipliers(
         )
     out = []
     for k, (t, n) in enumerate(zip(multipliers, net.hidden_widths, strict=True)):
-        a = np.array(t, dtype=np.float64, copy=True)
+        try:
+            a = np.array(t, dtype=np.float64, copy=True)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}[{k}] is {type(t).__name__}; expected numbers") from None
         if a.ndim == 0:
             a = np.full(n, float(a))
         if a.ndim != 1 or a.size != n:
@@ -257,93 +584,54 @@ def _as_multipliers(
             )
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{name}[{k}] has non-finite entries; expected finite numbers")
+        if np.any(a < 0):
+            raise ValueError(f"{name}[{k}] has negative entries; expected t >= 0")
         out.append(a)
     return out
 
 
-def certify_direction(
-    net: Network,
-    lams: Sequence[np.ndarray] | StagePolicy,
-    *,
-    method: str = "certify",
-    margin: float = CERTIFICATION_MARGIN,
-) -> tuple[LipschitzResult, Recursion]:
-    """Certify the ray ``T = rho * Lambda / 2`` (DOMAIN.md §3) and rescale onto its bound.
-
-    ``lams`` is a list of directions or a :data:`StagePolicy` (see :func:`forward_recursion`);
-    the returned multipliers are those of the directions actually certified.
-    """
-    rec = forward_recursion(net, lams)
-    if not rec.ok:
-        return (
-            LipschitzResult(
-                value=np.nan,
-                certified=False,
-                multipliers=[],
-                status=f"not_certified: {rec.reason}",
-                method=method,
-                info={"reason": rec.reason},
-            ),
-            rec,
-        )
-    L = float(np.sqrt(max(rec.rho, 0.0))) * (1.0 + margin)
-    ts = [0.5 * L * L * lam for lam in (rec.lams if callable(lams) else lams)]
-    info = {"margin": margin}
-    if rec.dropped:
-        info["dropped_neurons"] = rec.dropped
-    return (
-        LipschitzResult(
-            value=L,
-            certified=True,
-            multipliers=ts,
-            status="certified",
-            method=method,
-            published_value=L,
-            info=info,
-        ),
-        rec,
-    )
-
-
 def certify(
     net: Network | Sequence[np.ndarray],
-    multipliers: Sequence[np.ndarray],
+    multipliers: Sequence[np.ndarray] | Certificate,
     rho: float | None = None,
     *,
     slopes: object = None,
 ) -> LipschitzResult:
-    """Certify a Lipschitz bound from LipSDP-Neuron multipliers (DOMAIN.md §3).
+    """Prove a Lipschitz bound from LipSDP-Neuron multipliers (docs/math.md §4).
 
     Parameters
     ----------
     net : Network or list of ndarray
         The network (a list of weights uses ``slopes``, default ReLU).
-    multipliers : list of array_like
-        ``t_k >= 0`` for each hidden layer in the DOMAIN.md §2 convention (a scalar per layer is
-        broadcast, as for LipSDP-Layer).
+    multipliers : list of array_like or Certificate
+        ``t_k >= 0`` for each hidden layer in the §2 convention of docs/math.md (a scalar per
+        layer is broadcast, as for LipSDP-Layer), or a result's ``certificate`` (multipliers and
+        ``rho`` with exact powers of two, for networks whose multipliers leave float64's range).
     rho : float, optional
         The solver's ``rho`` that came with these multipliers. When given, the direction
-        ``Lambda_k = 2 t_k / rho`` is certified and rescaled (one recursion). When omitted, the
-        smallest ``rho`` with ``M(rho, T) <= 0`` for exactly these ``t`` is found by bisection on
-        the same stable recursion.
+        ``Lambda_k = 2 t_k / rho`` is proved at its smallest proved ``rho`` and rescaled. When
+        omitted, the smallest ``rho`` with ``M(rho, T) <= 0`` for exactly these ``t`` is found
+        by bisection, each step a proof. A certificate carries its ``rho`` (its ray is proved).
     slopes : optional
         Slopes when ``net`` is a list of weights.
 
     Returns
     -------
     LipschitzResult
-        ``value`` is ``sqrt(rho) * (1 + 1e-10)`` for the certified ``rho``, with the multipliers
-        that certify it; ``certified=False`` and ``value=nan`` when the multipliers certify nothing.
+        ``value`` rounds ``sqrt(rho)`` up for the proved ``rho``, with the multipliers and the
+        ``certificate`` that prove it; ``certified=False`` and ``value=nan`` when the
+        multipliers prove nothing (``status`` says why).
 
     Raises
     ------
     ValueError, TypeError
-        If the multipliers do not match the network's hidden widths or are not finite.
+        If the multipliers do not match the network's hidden widths, are negative or not finite.
 
     References
     ----------
     M. Fazlyab et al., "Efficient and Accurate Estimation of Lipschitz Constants for Deep Neural
     Networks", NeurIPS 2019.
+    S. M. Rump, "Verification of positive definiteness", BIT 46, 2006.
 
     Examples
     --------
@@ -352,61 +640,76 @@ def certify(
     >>> round(lipsdp.certify(net, [np.array([4.0])]).value, 6)
     2.0
     """
+    from .scaling import normalise, result_to_user
+
     start = time.perf_counter()
     net = as_network(net, slopes)
-    ts = _as_multipliers(net, multipliers)
+    if isinstance(multipliers, Certificate):
+        ts, exps, rho_cert = multipliers.checked(net.hidden_widths)
+    else:
+        ts, exps, rho_cert = _as_multipliers(net, multipliers), [0] * net.n_hidden, None
     if rho is not None:
+        if isinstance(rho, bool) or not isinstance(rho, (int, float, np.floating)):
+            raise TypeError(f"rho is {type(rho).__name__}; expected a positive number")
         if not np.isfinite(rho) or rho <= 0:
             raise ValueError(f"rho is {rho}; expected a positive finite number")
-        res, _ = certify_direction(net, [2.0 * t / rho for t in ts])
+        rho_cert = (float(rho), 0)
+    normed, scaling = normalise(net)
+    E = scaling.multiplier_exponents()
+    two_d = 2 * scaling.value_exponent
+    ts_n = [np.ldexp(t, e - En) for t, e, En in zip(ts, exps, E, strict=True)]
+    if net.n_hidden == 0:
+        proof = prove(normed, [])
+        res = result_of(proof, "certify", []) if proof.ok else failed("certify", proof.reason)
+    elif rho_cert is not None:
+        rho_n = float(np.ldexp(rho_cert[0], rho_cert[1] - two_d))
+        if not (np.isfinite(rho_n) and rho_n > 0):
+            res = failed("certify", "rho is outside float64's range in the network's units")
+        else:
+            res, _ = certify_direction(normed, [2.0 * t / rho_n for t in ts_n])
     else:
-        res = _certify_fixed(net, ts)
-    return _with(res, total_time=time.perf_counter() - start)
+        res = _certify_fixed(normed, ts_n)
+    res = result_to_user(res, scaling)
+    return replace(res, total_time=time.perf_counter() - start)
 
 
 def _certify_fixed(net: Network, ts: list[np.ndarray]) -> LipschitzResult:
-    """Smallest ``rho`` that these exact ``t`` certify, by bisection on ``log rho``."""
+    """Smallest ``rho`` that these exact ``t`` prove, by bisection on ``log rho``."""
     if net.n_hidden == 0:
         return certify_direction(net, [])[0]
 
-    def feasible(rho: float) -> bool:
-        rec = forward_recursion(net, [2.0 * t / rho for t in ts])
-        return rec.ok and rec.rho <= rho
+    def attempt(r: float) -> Proof:
+        return prove(net, [2.0 * t / r for t in ts], rho=r)
 
-    if any(np.any(t < 0) for t in ts):
-        return certify_direction(net, ts)[0]  # reports the negative entries
     scale = float(np.prod([np.linalg.norm(W, 2) ** 2 for W in net.weights])) or 1.0
-    hi = scale
+    if not (np.isfinite(scale) and scale > 0):
+        scale = 1.0
+    hi, proof = scale, None
     for _ in range(200):
-        if feasible(hi):
+        proof = attempt(hi)
+        if proof.ok:
             break
         hi *= 4.0
-    else:
-        rec = forward_recursion(net, [2.0 * t / hi for t in ts])
-        reason = rec.reason or "M(rho, T) is not negative semidefinite for any rho tried"
-        return LipschitzResult(
-            value=np.nan,
-            certified=False,
-            multipliers=[],
-            status=f"not_certified: {reason}",
-            method="certify",
-            info={"reason": reason},
-        )
-    lo = hi
+        if not np.isfinite(hi):
+            break
+    if proof is None or not proof.ok:
+        reason = (proof.reason if proof is not None else "") or "no rho tried proves these t"
+        return failed("certify", f"M(rho, T) is not negative semidefinite for any rho tried "
+                      f"({reason})")
+    best, lo = proof, hi
     for _ in range(200):
         lo /= 4.0
-        if not feasible(lo):
+        trial = attempt(lo)
+        if not trial.ok:
             break
+        best, hi = trial, lo
     while hi / lo - 1.0 > 1e-13:
         mid = float(np.sqrt(lo * hi))
         if mid <= lo or mid >= hi:
             break
-        lo, hi = (lo, mid) if feasible(mid) else (mid, hi)
-    res, _ = certify_direction(net, [2.0 * t / hi for t in ts])
-    return res
-
-
-def _with(res: LipschitzResult, **changes: object) -> LipschitzResult:
-    from dataclasses import replace
-
-    return replace(res, **changes)
+        trial = attempt(mid)
+        if trial.ok:
+            best, hi = trial, mid
+        else:
+            lo = mid
+    return result_of(best, "certify", [t.copy() for t in ts])

@@ -45,16 +45,20 @@ import scipy.sparse.linalg as ssla
 from scipy.linalg import blas
 
 from .certify import (
-    CERTIFICATION_MARGIN,
     StagePolicy,
     _cholesky,
     _gram,
     _max_gram_eig,
     _solve_lower,
     certify_direction,
+    failed,
+    prove,
+    result_of,
 )
+from .composition import constant_reason, is_linear, linear_bound, proved_naive
 from .network import Network, as_network
 from .result import LipschitzResult
+from .scaling import normalise, result_to_user
 
 __all__ = ["CLOSED_FORM_METHODS", "closed_form", "naive_bound", "naive_directions"]
 
@@ -95,6 +99,10 @@ def _best_layer_gain(p: float, m: float) -> float:
         return 1e6
     if p == 0.0:
         return 1.0 / (2.0 * d)
+    if m == 0.0:
+        # alpha = -beta: the gain u increases up to the pivot's limit 1 + p u = 0 (the root
+        # formula lands on it, a singular pivot); half way keeps X >= mu / 2.
+        return 0.5 / abs(p)
     return (-d + np.sqrt(d * d + p * d)) / (p * d)
 
 
@@ -113,10 +121,6 @@ def naive_directions(net: Network) -> list[np.ndarray]:
         lams.append(np.full(net.hidden_widths[k], lam))
         mu = mu / S2 * (u - m * m * u * u / (1.0 + p * u))
     return lams
-
-
-def _naive(net: Network) -> MethodOutput:
-    return naive_directions(net), naive_bound(net), {}
 
 
 # --- symmetric eigenvalue helpers -----------------------------------------------------------
@@ -243,14 +247,9 @@ def _minimise_convex(
 
 
 def _check_eclipse_slopes(net: Network) -> None:
-    for k, (a, b) in enumerate(net.slopes):
-        if a * b < 0:
-            raise ValueError(
-                f"slopes[{k}] is ({a}, {b}); ECLipsE-Fast needs alpha * beta >= 0 "
-                "(it drops the alpha*beta term, which is only valid when that term is PSD)"
-            )
-        if a + b == 0:
-            raise ValueError(f"slopes[{k}] is ({a}, {b}); ECLipsE-Fast needs alpha + beta > 0")
+    reason = _eclipse_unsupported(net)
+    if reason:
+        raise ValueError(reason)
 
 
 def _eclipse_lambda(K: np.ndarray, m: float, k: int) -> float:
@@ -470,44 +469,126 @@ def _backward_method(lookahead: bool, jacobi: bool) -> Callable[[Network], Metho
     return method
 
 
-# --- the combination ------------------------------------------------------------------------
+# --- the combination and the driver ----------------------------------------------------------
 
 
-def _best(net: Network) -> MethodOutput:
-    """The smallest certified bound over every other member (re-certified once more)."""
+#: Failures of a member's own linear algebra: the member certifies nothing (a status says why),
+#: never an exception from inside NumPy or SciPy.
+_NUMERICAL_FAILURES = (ValueError, ArithmeticError, np.linalg.LinAlgError,
+                       ssla.ArpackNoConvergence, ssla.ArpackError)
+
+
+def _member(choose: Callable[[Network], MethodOutput], name: str):
+    """A member of the family: its directions (or stage policy), proved by docs/math.md §4."""
+
+    def run(net: Network) -> LipschitzResult:
+        if net.n_hidden == 0:
+            res, _ = certify_direction(net, [], method=name)
+            return replace(res, status="closed_form" if res.certified else res.status)
+        try:
+            lams, published, info = choose(net)
+            res, _ = certify_direction(net, lams, method=name)
+        except _NUMERICAL_FAILURES as exc:
+            logger.info("closed form %s failed: %s", name, exc)
+            return failed(name, f"{name} failed: {exc}")
+        if not res.certified:
+            return replace(res, published_value=np.nan if published is None else published)
+        return replace(res, status="closed_form",
+                       published_value=res.value if published is None else published,
+                       info={**res.info, **info})
+
+    run.__doc__ = choose.__doc__
+    return run
+
+
+def _naive_on(net: Network) -> LipschitzResult:
+    """The naive bound, proved by composition; with multipliers where the naive LMI point
+    (every ``alpha_k beta_k >= 0``) proves at most that value."""
+    value = proved_naive(net)
+    if not np.isfinite(value):
+        return failed("naive", "a spectral norm could not be proved")
+    info: dict = {"certified_by": "composition"}
+    if all(a * b >= 0 for a, b in net.slopes) and net.n_hidden > 0:
+        lams = naive_directions(net)
+        # The point of docs/math.md §3: t_k = rho Lambda_k / 2 at rho = value^2 (for ReLU
+        # t_k = prod_{j >= k} ||W_j||^2), proved at exactly that rho.
+        rho = value * value
+        ts = [0.5 * rho * lam for lam in lams]
+        proof = prove(net, [2.0 * t / rho for t in ts], rho=rho)
+        if proof.ok:
+            res = result_of(proof, "naive", ts)
+            return replace(res, value=value, published_value=value, status="closed_form",
+                           info={**res.info, "certified_by": "multipliers"})
+        info["multipliers"] = proof.reason
+    return LipschitzResult(value=value, certified=True, multipliers=[], status="closed_form",
+                           method="naive", published_value=value, info=info)
+
+
+def _best_on(net: Network) -> LipschitzResult:
+    """The smallest proved bound of all the other members (each already proved)."""
     values: dict[str, float | str] = {}
     winner: LipschitzResult | None = None
-    for name in CLOSED_FORM_METHODS:
+    for name, run in CLOSED_FORM_METHODS.items():
         if name == "best":
             continue
-        try:
-            res = closed_form(net, name)
-        except ValueError as exc:  # e.g. ECLipsE-Fast with mixed-sign slopes
-            values[name] = f"skipped: {exc}"
+        if name == "eclipse-fast" and _eclipse_unsupported(net):
+            values[name] = f"skipped: {_eclipse_unsupported(net)}"
             continue
+        res = run(net)
         values[name] = res.value if res.certified else res.status
         if res.certified and (winner is None or res.value < winner.value):
             winner = res
     if winner is None:
-        raise ValueError(f"no closed form certified a bound for this network: {values}")
-    rho = winner.value**2
-    lams = [2.0 * t / rho for t in winner.multipliers]
-    return lams, None, {"members": values, "chosen": winner.method}
+        return failed("best", f"no closed form certified a bound: {values}")
+    return replace(winner, method="best",
+                   info={**winner.info, "members": values, "chosen": winner.method})
 
 
-#: name -> function returning (directions Lambda_k or a stage policy, published value or None for
-#: "the certified one", info)
-CLOSED_FORM_METHODS: dict[str, Callable[[Network], MethodOutput]] = {
-    "naive": _naive,
-    "eclipse-fast": _eclipse_fast,
-    "lookahead": _lookahead_method("identity"),
-    "lookahead-jacobi": _lookahead_method("jacobi"),
-    "lookahead-mix": _lookahead_method("mix"),
-    "backward": _backward_method(lookahead=False, jacobi=False),
-    "backward-lookahead": _backward_method(lookahead=True, jacobi=False),
-    "backward-lookahead-jacobi": _backward_method(lookahead=True, jacobi=True),
-    "best": _best,
+#: name -> function of a *normalised* network (:mod:`lipsdp.scaling`) returning its proved
+#: :class:`LipschitzResult`; :func:`closed_form` normalises and maps the result back.
+CLOSED_FORM_METHODS: dict[str, Callable[[Network], LipschitzResult]] = {
+    "naive": _naive_on,
+    "eclipse-fast": _member(_eclipse_fast, "eclipse-fast"),
+    "lookahead": _member(_lookahead_method("identity"), "lookahead"),
+    "lookahead-jacobi": _member(_lookahead_method("jacobi"), "lookahead-jacobi"),
+    "lookahead-mix": _member(_lookahead_method("mix"), "lookahead-mix"),
+    "backward": _member(_backward_method(lookahead=False, jacobi=False), "backward"),
+    "backward-lookahead": _member(_backward_method(lookahead=True, jacobi=False),
+                                  "backward-lookahead"),
+    "backward-lookahead-jacobi": _member(_backward_method(lookahead=True, jacobi=True),
+                                         "backward-lookahead-jacobi"),
+    "best": _best_on,
 }
+
+
+def _eclipse_unsupported(net: Network) -> str:
+    for k, (a, b) in enumerate(net.slopes):
+        if a * b < 0:
+            return (f"slopes[{k}] is ({a}, {b}); ECLipsE-Fast needs alpha * beta >= 0 "
+                    "(it drops the alpha*beta term, which is only valid when that term is PSD)")
+        if a + b == 0:
+            return f"slopes[{k}] is ({a}, {b}); ECLipsE-Fast needs alpha + beta > 0"
+    return ""
+
+
+def composition_result(net: Network, method: str) -> LipschitzResult | None:
+    """The exact answer for a constant or all-linear network (docs/math.md §5), else None."""
+    reason = constant_reason(net)
+    if reason:
+        return LipschitzResult(value=0.0, certified=True, multipliers=[],
+                               status="constant_network", method=method, published_value=0.0,
+                               info={"certified_by": f"constant network: {reason}"})
+    if is_linear(net) and method != "naive":
+        normed, scaling = normalise(net)
+        value, info = linear_bound(normed)
+        if not np.isfinite(value):
+            return failed(method, "the linear network's product could not be bounded")
+        res = LipschitzResult(value=value, certified=True, multipliers=[],
+                              status="linear_network", method=method, published_value=value,
+                              info={"certified_by": "linear network: |prod c_k| ||W_l ... W_0||",
+                                    **info})
+        return result_to_user(res, scaling)
+    return None
 
 
 def closed_form(
@@ -516,7 +597,7 @@ def closed_form(
     *,
     slopes: object = None,
 ) -> LipschitzResult:
-    """Certified Lipschitz bound from a closed-form feasible point of LipSDP (no SDP solver).
+    """Proved Lipschitz bound from a closed-form feasible point of LipSDP (no SDP solver).
 
     Parameters
     ----------
@@ -527,33 +608,38 @@ def closed_form(
         ECLipsE-Fast as published), ``"lookahead"``, ``"lookahead-jacobi"``,
         ``"lookahead-mix"``, ``"backward"``, ``"backward-lookahead"``,
         ``"backward-lookahead-jacobi"``, ``"best"`` (the smallest of them all) or ``"naive"``
-        (product of spectral norms and slope gains, with multipliers that certify it when every
-        ``alpha_k beta_k >= 0``).
+        (product of spectral norms and slope gains, proved by composition for every slope
+        class, with multipliers when every ``alpha_k beta_k >= 0``).
     slopes : optional
         Slopes for a plain list of weights.
 
     Returns
     -------
     LipschitzResult
-        ``value`` is certified by DOMAIN.md §3 from ``multipliers``. ``published_value`` is the
-        method's own number: the product of norms for ``"naive"`` (also its ``value`` when
-        certified), ECLipsE-Fast's published value, which for ``alpha_k > 0`` is larger than what
-        the same multipliers certify; for the other members, the certified value without the
-        certification margin. ``info["members"]`` of ``"best"`` lists every member's value.
+        ``value`` is proved (docs/math.md §4) from ``certificate``, or by composition
+        (``info["certified_by"]``): ``"naive"``, and every method on a constant network
+        (``L = 0``, status ``"constant_network"``) or an all-linear one (``alpha_k = beta_k``:
+        the product's norm, status ``"linear_network"``). ``published_value`` is the method's
+        own number: ECLipsE-Fast's published value, which for ``alpha_k > 0`` is larger than
+        what the same multipliers prove; for the other members the proved value.
+        ``info["members"]`` of ``"best"`` lists every member's value. A member whose own
+        linear algebra fails certifies nothing (``value`` nan, ``status`` says why).
 
     Raises
     ------
     ValueError
-        Unknown method, slopes that the method does not support (ECLipsE-Fast needs
-        ``alpha_k beta_k >= 0`` and ``alpha_k + beta_k > 0``), or a zero weight matrix.
+        Unknown method, or slopes that the method does not support (ECLipsE-Fast needs
+        ``alpha_k beta_k >= 0`` and ``alpha_k + beta_k > 0``).
 
     Notes
     -----
-    Cost per hidden layer of width ``n``: ECLipsE-Fast one Cholesky, one triangular solve, one
-    symmetric product and one top eigenvalue, shared with the certification when every
-    ``alpha_k beta_k = 0``; the look-ahead members add one symmetric eigendecomposition (three
-    for ``"lookahead-mix"``) and a short one-dimensional search; the backward members run their
-    own recursion and are then certified by the forward one.
+    Every member runs on the network normalised by exact powers of two
+    (:mod:`lipsdp.scaling`), so weights of any magnitude in float64's range are handled; the
+    result is mapped back exactly. Cost per hidden layer of width ``n``: ECLipsE-Fast one
+    Cholesky, one triangular solve, one symmetric product and one top eigenvalue, shared with
+    the proof when every ``alpha_k beta_k = 0``; the look-ahead members add one symmetric
+    eigendecomposition (three for ``"lookahead-mix"``) and a short one-dimensional search; the
+    backward members run their own recursion and are then proved by the forward one.
 
     References
     ----------
@@ -579,40 +665,10 @@ def closed_form(
             f"method is {method!r}; expected one of {sorted(CLOSED_FORM_METHODS)}"
         )
     net = as_network(net, slopes)
-    if net.n_hidden == 0:
-        lams, published, info = [], float(np.linalg.norm(net.weights[0], 2)), {}
-    else:
-        lams, published, info = CLOSED_FORM_METHODS[method](net)
-    res, rec = certify_direction(net, lams, method=method)
-    if published is None:
-        published = float(np.sqrt(max(rec.rho, 0.0))) if rec.ok else np.nan
-    if method == "naive" and res.certified:
-        # The naive value is the method's definition (with the certification margin). Its
-        # multipliers certify at most that in exact arithmetic; allow rounding at 1e-8.
-        target = published * (1.0 + CERTIFICATION_MARGIN)
-        if res.value <= published * (1.0 + 1e-8):
-            value = max(target, res.value)
-            scale = (value / res.value) ** 2 if res.value > 0 else 1.0
-            res = replace(
-                res,
-                value=value,
-                multipliers=[t * scale for t in res.multipliers],
-                info={**res.info, "certified_by_multipliers": res.value},
-            )
-        else:
-            res = replace(
-                res,
-                value=np.nan,
-                certified=False,
-                multipliers=[],
-                status="not_certified: the naive multipliers certify only "
-                f"{res.value:.6g} > naive {published:.6g} for these slopes",
-            )
-    status = "closed_form" if res.certified else res.status
-    return replace(
-        res,
-        status=status,
-        published_value=published,
-        total_time=time.perf_counter() - start,
-        info={**res.info, **info},
-    )
+    res = composition_result(net, method)
+    if res is None and method == "eclipse-fast" and _eclipse_unsupported(net):
+        raise ValueError(_eclipse_unsupported(net))
+    if res is None:
+        normed, scaling = normalise(net)
+        res = result_to_user(CLOSED_FORM_METHODS[method](normed), scaling)
+    return replace(res, total_time=time.perf_counter() - start)

@@ -48,10 +48,12 @@ def _is_bias_name(key: str) -> bool:
 
 def _load_mat(path: Path) -> list[np.ndarray]:
     import scipy.io
+    from scipy.io.matlab import MatReadError
 
     try:
         data = scipy.io.loadmat(path)
-    except (ValueError, TypeError, OSError, NotImplementedError, IndexError, KeyError) as exc:
+    except (MatReadError, ValueError, TypeError, OSError, NotImplementedError, IndexError,
+            KeyError, EOFError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable MATLAB v5 file ({exc})") from exc
     data = {k: v for k, v in data.items() if not k.startswith("__")}
     if "weights" in data:

@@ -6,7 +6,72 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["LipschitzResult"]
+__all__ = ["Certificate", "LipschitzResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class Certificate:
+    """The exact point ``(rho, t)`` that a certified result proves (docs/math.md §4).
+
+    ``rho = rho_mantissa * 2**rho_exponent`` and ``t_k = multipliers[k] * 2**exponents[k]``
+    exactly, so that a network whose multipliers leave float64's range (layers scaled by
+    ``1e300`` and ``1e-300`` in one network) still has an exact certificate. For ordinary
+    networks every exponent is 0 and ``multipliers`` are the result's ``multipliers``.
+    :func:`lipsdp.certify` accepts a certificate in place of multipliers.
+
+    Attributes
+    ----------
+    rho : float
+        Mantissa of ``rho``.
+    multipliers : tuple of ndarray
+        Mantissas of ``t_k``, one per hidden layer.
+    rho_exponent : int
+    exponents : tuple of int
+        One per hidden layer (default all 0).
+    """
+
+    rho: float
+    multipliers: tuple[np.ndarray, ...]
+    rho_exponent: int = 0
+    exponents: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "multipliers", tuple(self.multipliers))
+        if not self.exponents:
+            object.__setattr__(self, "exponents", (0,) * len(self.multipliers))
+        object.__setattr__(self, "exponents", tuple(int(e) for e in self.exponents))
+        if len(self.exponents) != len(self.multipliers):
+            raise ValueError(
+                f"Certificate has {len(self.multipliers)} multiplier arrays but "
+                f"{len(self.exponents)} exponents; expected one per hidden layer"
+            )
+
+    @property
+    def rho_value(self) -> float:
+        """``rho`` as a float (``inf`` or 0 where out of range)."""
+        return float(np.ldexp(self.rho, self.rho_exponent))
+
+    def checked(self, widths: tuple[int, ...]) -> tuple[list[np.ndarray], list[int], tuple]:
+        """``(mantissas, exponents, (rho, rho_exponent))`` after checking them against the
+        hidden ``widths``; raises ``ValueError`` naming what does not fit."""
+        if len(self.multipliers) != len(widths):
+            raise ValueError(
+                f"certificate has {len(self.multipliers)} multiplier arrays; expected "
+                f"{len(widths)}, one per hidden layer"
+            )
+        ts = []
+        for k, (t, n) in enumerate(zip(self.multipliers, widths, strict=True)):
+            a = np.array(t, dtype=np.float64, copy=True)
+            if a.shape != (n,):
+                raise ValueError(f"certificate.multipliers[{k}] has shape {a.shape}; "
+                                 f"expected ({n},)")
+            if not np.all(np.isfinite(a)) or np.any(a < 0):
+                raise ValueError(f"certificate.multipliers[{k}] has negative or non-finite "
+                                 "entries")
+            ts.append(a)
+        if not (np.isfinite(self.rho) and self.rho > 0):
+            raise ValueError(f"certificate.rho is {self.rho}; expected a positive finite number")
+        return ts, list(self.exponents), (float(self.rho), self.rho_exponent)
 
 
 @dataclass(frozen=True)
@@ -16,14 +81,17 @@ class LipschitzResult:
     Attributes
     ----------
     value : float
-        Certified upper bound on the l2 Lipschitz constant, or ``nan`` when nothing is certified.
-        Never a solver's objective: it is recomputed in float64 from ``multipliers``
-        (DOMAIN.md §3).
+        Proved upper bound on the l2 Lipschitz constant, or ``nan`` when nothing is proved.
+        Never a solver's objective: it is proved from ``certificate`` (docs/math.md §4), or for
+        constant and linear networks and products of parts by the argument ``info`` names.
     certified : bool
-        Whether ``value`` was verified from ``multipliers`` by the forward block-LDL recursion.
+        Whether ``value`` is proved (docs/math.md §4: in exact arithmetic, for the weights as
+        given).
     multipliers : list of ndarray
-        ``t_k`` (length ``n_k``), one per hidden layer, in the DOMAIN.md §2 convention, rescaled
-        so that together with ``rho = value**2`` they satisfy ``M(rho, T) <= 0``.
+        ``t_k`` (length ``n_k``), one per hidden layer, in the convention of docs/math.md §2,
+        such that with ``rho = value**2`` they satisfy ``M(rho, T) <= 0`` exactly (empty where
+        no LMI point proves the value). Exact floats unless ``info["multipliers_exact"]`` is
+        False (a multiplier outside float64's range; ``certificate`` is then the exact one).
     status : str
         ``"optimal"``, ``"closed_form"``, ``"certified"`` on success; otherwise a word that says
         what went wrong (e.g. ``"not_certified: pivot 2 not positive definite"``,
@@ -46,6 +114,10 @@ class LipschitzResult:
         certified one (ECLipsE-Fast with ``alpha > 0``); otherwise equal to ``value``.
     parts : list of LipschitzResult
         Sub-results of decomposed runs.
+    certificate : Certificate or None
+        The exact ``(rho, t)`` the value is proved from (docs/math.md §4); ``None`` where the
+        proof is not a point of the LMI (a constant or linear network, a product of proved
+        parts).
     info : dict
         Anything else (backend status, certification margin, pivots, warnings).
     """
@@ -64,6 +136,15 @@ class LipschitzResult:
     published_value: float = float("nan")
     parts: list[LipschitzResult] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    certificate: Certificate | None = None
+
+    def __post_init__(self) -> None:
+        # The package's promise, enforced by the type: a certified value is a number, an
+        # uncertified one is nan.
+        if self.certified and not (np.isfinite(self.value) and self.value >= 0):
+            raise ValueError(f"a certified result needs a finite value >= 0; got {self.value}")
+        if not self.certified and not np.isnan(self.value):
+            raise ValueError(f"an uncertified result has value nan; got {self.value}")
 
     @property
     def rho(self) -> float:

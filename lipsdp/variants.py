@@ -28,6 +28,7 @@ import solvers
 
 from . import api
 from .certify import certify_direction
+from .composition import product_up
 from .formulation import build_chordal, compress_input
 from .network import Network
 from .result import LipschitzResult
@@ -306,7 +307,8 @@ def _combine_split(
     """Whole-network multipliers that certify the product rule (None if impossible)."""
     cuts = bounds[1:-1]
     gains = [max(abs(a), abs(b)) for a, b in (net.slopes[c - 1] for c in cuts)]
-    product = float(np.prod([p.value for p in parts]) * np.prod(gains))
+    # Proved by composition (docs/math.md §5): every factor is proved, every product rounded up.
+    product = product_up([*(p.value for p in parts), *gains])
     info: dict = {"product": product, "cut_gains": gains}
     taus = [_cut_multiplier(*net.slopes[c - 1]) for c in cuts]
     if any(tau is None for tau in taus):
@@ -570,6 +572,21 @@ def _stage_problem(
     return solvers.LMIProblem(c=c, blocks=(solvers.LMIBlock(F0=F0, F=F),), nonneg=nonneg)
 
 
+#: A stage's own linear algebra failing: the stage falls back, never an exception.
+_NUMERICAL_FAILURES = (ValueError, ArithmeticError, np.linalg.LinAlgError)
+
+
+def _stage_failure(method: str, used: set, k: int, why: str, stage_methods: list,
+                   fallback: list, reasons: dict) -> LipschitzResult:
+    return LipschitzResult(
+        value=np.nan, certified=False, multipliers=[], method=method,
+        variant="sequential", solver=",".join(sorted(used)) or None,
+        status=f"not_certified: stage {k}: {why}",
+        info={"stage_methods": stage_methods, "fallback_stages": fallback,
+              "fallback_reasons": reasons},
+    )
+
+
 def solve_sequential(
     net: Network,
     *,
@@ -648,18 +665,31 @@ def solve_sequential(
         if M is None:
             M = np.eye(W.shape[1])
         p, m = float(net.p[k - 1]), float(net.m[k - 1])
-        lam_cf = _closed_form_stage(M, W, p, m)
-        M_cf = _stage_step(M, W, lam_cf, p, m)
+        try:
+            lam_cf = _closed_form_stage(M, W, p, m)
+            M_cf = _stage_step(M, W, lam_cf, p, m)
+        except _NUMERICAL_FAILURES as exc:
+            return _stage_failure(method, used, k, f"the closed-form choice failed ({exc})",
+                                  stage_methods, fallback, reasons)
+        if not np.all(np.isfinite(lam_cf)) or M_cf is None:
+            return _stage_failure(method, used, k, "the closed-form choice has no positive pivot",
+                                  stage_methods, fallback, reasons)
         lam, reason, s_value = None, "", float("nan")
-        scale_s = float(lam_cf[0]) / max(float(np.linalg.norm(W_next, 2)) ** 2, 1e-300)
-        problem = _stage_problem(M, W, W_next, p, m, multipliers, float(lam_cf[0]), scale_s)
-        stage_solver = _resolve_solver(solver, problem.blocks[0].size)
-        opts = {**api.DEFAULT_OPTIONS.get(stage_solver, {}), **options}
-        sres = solvers.solve(problem, stage_solver, options=opts)
-        used.add(sres.solver)
-        solve_time += sres.solve_time
-        iterations += sres.iterations
-        if not sres.ok or not np.all(np.isfinite(sres.x)):
+        try:
+            scale_s = float(lam_cf[0]) / max(float(np.linalg.norm(W_next, 2)) ** 2, 1e-300)
+            problem = _stage_problem(M, W, W_next, p, m, multipliers, float(lam_cf[0]), scale_s)
+        except _NUMERICAL_FAILURES as exc:
+            problem, reason = None, f"stage problem: {exc}"
+        if problem is not None:
+            stage_solver = _resolve_solver(solver, problem.blocks[0].size)
+            opts = {**api.DEFAULT_OPTIONS.get(stage_solver, {}), **options}
+            sres = solvers.solve(problem, stage_solver, options=opts)
+            used.add(sres.solver)
+            solve_time += sres.solve_time
+            iterations += sres.iterations
+        if problem is None:
+            pass
+        elif not sres.ok or not np.all(np.isfinite(sres.x)):
             reason = f"stage solve: {sres.status}"
         elif not sres.x[0] > 0:
             reason = f"stage solve returned s = {sres.x[0] * scale_s:g}"
@@ -669,13 +699,19 @@ def solve_sequential(
             s_value = float(sres.x[0] * scale_s)
         Mk, how = None, "closed-form"
         if lam is not None:
-            Mk = _stage_step(M, W, lam, p, m)
+            try:
+                Mk = _stage_step(M, W, lam, p, m)
+            except _NUMERICAL_FAILURES:
+                Mk = None
             if _rcond(Mk) >= SEQUENTIAL_MIN_RCOND:
                 how = "sdp"
             else:
                 for theta in _SEQUENTIAL_MIX:
                     mix = (1 - theta) * lam + theta * lam_cf
-                    Mmix = _stage_step(M, W, mix, p, m)
+                    try:
+                        Mmix = _stage_step(M, W, mix, p, m)
+                    except _NUMERICAL_FAILURES:
+                        continue
                     if _rcond(Mmix) >= SEQUENTIAL_MIN_RCOND:
                         lam, Mk, how = mix, Mmix, "sdp+closed-form"
                         mixed[k] = theta
@@ -690,14 +726,6 @@ def solve_sequential(
             reasons[k] = reason
             lam, Mk = lam_cf, M_cf
         stage_s.append(s_value)
-        if Mk is None:
-            return LipschitzResult(
-                value=np.nan, certified=False, multipliers=[], method=method,
-                variant="sequential", solver=",".join(sorted(used)),
-                status=f"not_certified: stage {k}: the closed-form choice has no positive pivot",
-                info={"stage_methods": stage_methods, "fallback_stages": fallback,
-                      "fallback_reasons": reasons},
-            )
         stage_methods.append(how)
         lams.append(lam)
         M = Mk

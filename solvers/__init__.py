@@ -32,6 +32,7 @@ Largest eigenvalue of ``A`` as ``min t  s.t.  t I - A >= 0``:
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
@@ -48,6 +49,8 @@ from solvers.registry import (
     register,
 )
 from solvers.result import SolverResult, Status
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BandedMatrix",
@@ -139,7 +142,10 @@ def solve(
     Returns
     -------
     SolverResult
-        A failed solve returns ``x`` all ``nan`` and a status; it does not raise.
+        A failed solve returns ``x`` all ``nan`` and a status; it does not raise. A backend
+        that raises anything but ``TypeError``/``ValueError`` (its convention for bad input), or
+        returns something that is not a :class:`SolverResult` with ``x`` of shape ``(n,)``,
+        gives ``Status.ERROR`` with the reason in ``native_status``.
 
     Raises
     ------
@@ -168,18 +174,38 @@ def solve(
         result = backend.solve(problem, opts, start, **kwargs)
     except ImportError as exc:
         if exc.name is None or exc.name.split(".", 1)[0] not in spec.requires:
-            raise
+            return _error_result(spec.name, problem, f"{type(exc).__name__}: {exc}")
         raise SolverNotInstalledError(
             f"backend {spec.name!r}: {exc}; fix: {spec.pip_hint}", name=exc.name
         ) from exc
+    except (TypeError, ValueError) as exc:
+        # The backends' convention for bad input (an option, the problem's structure): the
+        # caller's error, raised. LinAlgError is a ValueError too, but a numerical failure.
+        if not isinstance(exc, np.linalg.LinAlgError):
+            raise
+        logger.warning("backend %r failed: %s", spec.name, exc)
+        return _error_result(spec.name, problem, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        logger.warning("backend %r raised %s: %s", spec.name, type(exc).__name__, exc,
+                       exc_info=True)
+        return _error_result(spec.name, problem, f"{type(exc).__name__}: {exc}")
     if not isinstance(result, SolverResult):
-        raise TypeError(
-            f"backend {spec.name!r} ({spec.module}.solve) returned a {type(result).__name__}; "
-            "expected a SolverResult"
-        )
+        return _error_result(spec.name, problem,
+                             f"returned a {type(result).__name__}, not a SolverResult")
+    x = np.asarray(result.x)
+    if x.shape != (problem.n_vars,) or x.dtype.kind not in "fiu":
+        return _error_result(spec.name, problem,
+                             f"returned x of shape {x.shape} and dtype {x.dtype}; expected "
+                             f"({problem.n_vars},) floats")
     if result.solver != spec.name:
         result = replace(result, solver=spec.name)
     return result
+
+
+def _error_result(name: str, problem: LMIProblem, why: str) -> SolverResult:
+    """The result of a backend that raised or returned something unusable."""
+    return SolverResult(x=np.full(problem.n_vars, np.nan), status=Status.ERROR, solver=name,
+                        native_status=f"backend error: {why}")
 
 
 def solve_many(

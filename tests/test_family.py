@@ -131,8 +131,10 @@ class TestEclipseFast:
 
         monkeypatch.setattr(certify_module, "_cholesky", counting)
         lipsdp.closed_form(random_weights(rng, [6, 12, 10, 9, 2]), "eclipse-fast")
-        # M_1, M_2 (pivots of stages 2, 3) and M_3 (the output block): one per hidden layer.
-        assert calls == [(12, 12), (10, 10), (9, 9)]
+        # M_1, M_2 (pivots of stages 2, 3), M_3 (the output block, for the estimate of rho) and
+        # M_3 - W_3^T W_3 / rho (the output pivot at the proved rho): one per hidden layer, and
+        # one more for the proof's output pivot.
+        assert calls == [(12, 12), (10, 10), (9, 9), (9, 9)]
 
     def test_matches_the_published_recursion_in_numpy(self, rng):
         # DOMAIN.md §5 written out with explicit solves.
@@ -184,12 +186,14 @@ def test_single_matrix_equals_spectral_norm(rng, method):
     assert res.value == pytest.approx(np.linalg.norm(W, 2), rel=1e-9)
 
 
-def test_zero_weights_raise(rng):
+def test_zero_weights_give_a_proved_zero(rng):
     W = random_weights(rng, [3, 4, 4, 1])
     W[1] = np.zeros_like(W[1])
-    for method in ("eclipse-fast", "lookahead"):
-        with pytest.raises(ValueError, match=r"weights\[1\] is zero"):
-            lipsdp.closed_form(W, method)
+    for method in lipsdp.CLOSED_FORM_METHODS:
+        res = lipsdp.closed_form(W, method)
+        assert res.certified, method
+        assert res.value == 0.0, method
+        assert "weights[1] is zero" in res.info["certified_by"]
 
 
 def test_method_must_be_a_string(small_net):
