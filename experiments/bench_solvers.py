@@ -1,6 +1,6 @@
 """Side-by-side benchmark of LipSDP-Neuron solvers (issue: a solver specialised for LipSDP).
 
-For each network, every path solves the same LMI (DOMAIN.md §2) in its own subprocess under a
+For each network, every path solves the same LMI (docs/math.md §2) in its own subprocess under a
 wall-time and memory budget:
 
 * ``lipsdp/<backend>``: ``lipsdp.solve`` with our backends (``banded-ipm``, the default,
@@ -12,7 +12,7 @@ wall-time and memory budget:
   certified by ``lipsdp.certify`` so that every path is judged by the same float64 check.
 
 Printed per run: wall time, peak memory (the child's max RSS), the backend's objective, the
-certified value, the proved lower bound where the path produces one (DOMAIN.md §9), the relative
+certified value, the proved lower bound where the path produces one (docs/math.md §6), the relative
 error to the best certified value, and the speed-up against the fastest peer that was exact to
 1e-6. Results also go to a CSV.
 
@@ -267,7 +267,7 @@ def main() -> None:
 
 def real_networks(args) -> None:
     """banded-ipm and lowrank-ipm on trained networks (the naive peers' LMI, side 784 + N, is out
-    of their reach; the structured backends compress the input first, DOMAIN.md §8)."""
+    of their reach; the structured backends compress the input first, docs/math.md §8)."""
     if not args.data.is_dir():
         print(f"no data folder at {args.data}: nothing to run (pass --data)")
         return

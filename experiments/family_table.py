@@ -3,7 +3,7 @@
 Grid: seeded random networks (Gaussian weights scaled by 1/sqrt(fan_in); ReLU, plus leaky ReLU
 (0.1, 1) copies of some) and the real networks of the shared data folder
 (LipSDP's MNIST and random nets, ECLipsE's MNIST nets, GLipSDP's fnn2/fnn3 and deep mlp_L*_W*).
-Every value is certified (DOMAIN.md §3); a member whose directions fail certification counts as
+Every value is certified (docs/math.md §4); a member whose directions fail certification counts as
 not beating ECLipsE-Fast. "Beats" means strictly below ECLipsE-Fast's certified value by more
 than 1e-9 relative.
 

@@ -2,7 +2,7 @@
 
 ``banded-ipm`` forms the dense Schur matrix ``M`` (one row per multiplier) and factors it: cost
 quadratic in depth to assemble and cubic to factor, which is why 50 x 100 is out of reach of the
-dense form (DOMAIN.md §9). A linear-cost alternative applies ``M`` matrix-free and solves by
+dense form (docs/math.md §9). A linear-cost alternative applies ``M`` matrix-free and solves by
 preconditioned CG; this script measures, on the Schur matrices of an actual solve, what such a
 preconditioner would face:
 

@@ -1,4 +1,4 @@
-"""Lower bounds and brackets: where the true ``L`` and the LipSDP optimum lie (DOMAIN.md §6).
+"""Lower bounds and brackets: where the true ``L`` and the LipSDP optimum lie (docs/math.md §6).
 
 Two lower bounds that mean different things:
 
@@ -98,7 +98,7 @@ def _leaky_relu(a: float) -> Activation:
     )
 
 
-#: Named activations and their slope ranges (DOMAIN.md §1). ``"leaky_relu"`` takes its negative
+#: Named activations and their slope ranges (docs/math.md §1). ``"leaky_relu"`` takes its negative
 #: slope from the network's ``alpha_k`` when ``0 < alpha_k < 1``, else 0.01.
 ACTIVATIONS: dict[str, Activation] = {
     "relu": Activation(
@@ -587,7 +587,7 @@ def lower_bound(
     starts: object = None,
     slopes: object = None,
 ) -> LowerBoundResult:
-    """A lower bound on the true Lipschitz constant or on the LipSDP optimum (DOMAIN.md §6).
+    """A lower bound on the true Lipschitz constant or on the LipSDP optimum (docs/math.md §6).
 
     Parameters
     ----------
@@ -750,7 +750,7 @@ def bracket(
     ascent_steps: int = 30,
     slopes: object = None,
 ) -> BracketResult:
-    """Bracket the LipSDP optimum: ``lower <= LipSDP optimum <= upper`` (DOMAIN.md §6).
+    """Bracket the LipSDP optimum: ``lower <= LipSDP optimum <= upper`` (docs/math.md §6).
 
     Parameters
     ----------

@@ -177,7 +177,7 @@ def _shift(
     p_term: tuple[float, np.ndarray, int] | None = None,
     g_term: tuple[np.ndarray, int, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(sigma, D)`` for one diagonal block (docs/math.md §4, (4.3)-(4.5)).
+    """``(sigma, D)`` for one diagonal block (docs/math.md §4.2, (4.1)-(4.3)).
 
     ``lam``: the block's multipliers (ones for the input block); ``p_term = (p, b, terms)`` the
     ``p W^T Lambda W`` part with ``b`` its computed diagonal and ``terms`` the length of its
@@ -212,19 +212,25 @@ def _shift(
     return sigma, D
 
 
-def _underflow_ok(D_all: list[np.ndarray], inner: int, pattern: int) -> bool:
-    """Whether the reserved share ``_UNDERFLOW_SHARE * D_i`` covers every absolute error: at
-    most ``(inner + 16) eta (1 + max D)`` per entry, weighted by ``sqrt(D_i / D_j)``."""
-    if not D_all:
-        return True
-    D = np.concatenate(D_all)
-    if D.size == 0:
-        return True
+def _underflow_ok(D_all: list[np.ndarray], inner: int, pattern: int, coef: float,
+                  rho: float) -> bool:
+    """Whether the reserved share ``_UNDERFLOW_SHARE * D_i`` covers every absolute error.
+
+    An operation whose result underflows errs by at most ``eta`` absolutely, on top of its
+    relative error (docs/math.md §4.2, (4.4)). Written into the backward-error relations, the
+    errors of entry ``(i, j)`` are at most ``(inner + 16) eta`` times the largest factor they are scaled
+    by: ``1 + m^2 + |p|`` (the slopes), ``1 + max D`` (the multipliers and the computed factor)
+    and ``1 + 1 / rho`` (the output term); weighted by ``sqrt(D_i / D_j)`` and summed over the
+    ``pattern`` entries of a row, relative to ``D_i``, they are at most that times
+    ``pattern / min(1, min D)``.
+    """
+    D = np.concatenate([np.ones(1), *D_all]) if D_all else np.ones(1)
     d_min, d_max = float(D.min()), float(D.max())
-    if not (d_min > 0 and np.isfinite(d_max)) or d_max > 2.0**100:
+    if not (d_min > 0 and np.isfinite(d_max)) or d_max > 2.0**200:
         return False
-    tau = (inner + 16) * _ETA * (1.0 + d_max)
-    return tau * pattern <= _UNDERFLOW_SHARE * d_min
+    tau = ((inner + 16) * _ETA * pattern * (1.0 + coef) * (1.0 + d_max) * (1.0 + 1.0 / rho)
+           / min(1.0, d_min))
+    return tau <= _UNDERFLOW_SHARE
 
 
 # --- dead neurons ----------------------------------------------------------------------------
@@ -420,7 +426,8 @@ def prove(
     if D is None:
         what = f"rho = {rho:.17g}" if rho is not None else f"rho up to {r:.6g}"
         return _fail(f"output pivot (block {l}) is not positive definite at {what}", used)
-    if not _underflow_ok([*D_all, D], inner, pattern):
+    coef = float(np.max(net.m**2 + np.abs(net.p)))
+    if not _underflow_ok([*D_all, D], inner, pattern, coef, r):
         return _fail("the multipliers span too many orders of magnitude for the "
                      "rounding-error bound (docs/math.md §4)", used)
     return Proof(True, float(r), lams=tuple(_expand(net, used, lams)), dropped=dropped,
@@ -484,7 +491,7 @@ def _prove_single(W: np.ndarray, rho: float | None) -> Proof:
     r, D = _search(passes, estimate, rho)
     if D is None:
         return _fail("rho I - W^T W is not positive definite at the rho tried")
-    if not _underflow_ok([D], r_side + _EXTRA_ROUNDINGS, r_side):
+    if not _underflow_ok([D], r_side + _EXTRA_ROUNDINGS, r_side, 0.0, r):
         return _fail("the weights span too many orders of magnitude")
     return Proof(True, float(r), estimate=estimate)
 

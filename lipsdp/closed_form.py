@@ -1,7 +1,7 @@
-"""Closed-form feasible points of LipSDP: certified bounds without an SDP solver (DOMAIN.md §5).
+"""Closed-form feasible points of LipSDP: certified bounds without an SDP solver (docs/math.md §3).
 
 Every method here only *chooses* the directions ``Lambda_k``; the bound is always the one the
-forward recursion of DOMAIN.md §3 certifies for them in float64 (:func:`certify_direction`).
+forward recursion of docs/math.md §4 certifies for them in float64 (:func:`certify_direction`).
 
 The family
 ----------
@@ -80,7 +80,7 @@ _HUGE = 1e300
 
 
 def naive_bound(net: Network) -> float:
-    """``prod ||W_k||_2 * prod max(|alpha_k|, |beta_k|)`` (DOMAIN.md §5)."""
+    """``prod ||W_k||_2 * prod max(|alpha_k|, |beta_k|)`` (docs/math.md §3)."""
     norms = [np.linalg.norm(W, 2) for W in net.weights]
     gains = [max(abs(a), abs(b)) for a, b in net.slopes]
     return float(np.prod(norms) * np.prod(gains))
@@ -110,7 +110,7 @@ def naive_directions(net: Network) -> list[np.ndarray]:
     """Per-layer scalar ``Lambda_k`` certifying at most the naive bound if ``alpha_k beta_k >= 0``.
 
     Tracks a lower bound ``mu_k`` on ``lambda_min(M_k)`` using only spectral norms; for ReLU this is
-    ``t_k = prod_{j >= k} ||W_j||_2^2`` of DOMAIN.md §5 up to the common factor ``rho``.
+    ``t_k = prod_{j >= k} ||W_j||_2^2`` of docs/math.md §3 up to the common factor ``rho``.
     """
     lams, mu = [], 1.0
     for k in range(net.n_hidden):
@@ -321,7 +321,7 @@ def _lookahead_stage(
     """Best ``lambda`` for ``Lambda_k = lambda D``: minimises
     ``lambda_max(W_next M_k(lambda)^{-1} W_next^T)``.
 
-    With ``Kt = D^{1/2} K D^{1/2} = U diag(mu) U^T``, DOMAIN.md §5's pivot step gives
+    With ``Kt = D^{1/2} K D^{1/2} = U diag(mu) U^T``, docs/math.md §3's pivot step gives
     ``M_k = D^{1/2} U diag(g) U^T D^{1/2}`` with ``g = lam - m^2 lam^2 mu / (1 + p lam mu)``
     (the ``p`` term through ``W (M + p W^T Lambda W)^{-1} W^T = K (I + p Lambda K)^{-1}``), so
     the look-ahead is ``lambda_max(B diag(1/g) B^T)`` with ``B = W_next D^{-1/2} U``: convex in
@@ -383,7 +383,7 @@ def _lookahead_method(kind: str) -> Callable[[Network], MethodOutput]:
 
 
 def _compressed_input(W0: np.ndarray) -> np.ndarray:
-    """``R^T`` from ``W_0^T = QR`` when ``n_0 > n_1`` (DOMAIN.md §8; same bound for any T)."""
+    """``R^T`` from ``W_0^T = QR`` when ``n_0 > n_1`` (docs/math.md §8; same bound for any T)."""
     n1, n0 = W0.shape
     if n0 <= n1:
         return W0
@@ -391,7 +391,7 @@ def _compressed_input(W0: np.ndarray) -> np.ndarray:
 
 
 def _backward(net: Network, lookahead: bool, jacobi: bool) -> MethodOutput:
-    """Eliminate the blocks of DOMAIN.md §2 from the output: ``P_l = 2 T_l - W_l^T W_l`` and
+    """Eliminate the blocks of docs/math.md §2 from the output: ``P_l = 2 T_l - W_l^T W_l`` and
     ``P_{k-1} = 2 T_{k-1} - W_{k-1}^T Q_k W_{k-1}`` with ``Q_k = 4 m_k^2 T_k P_k^{-1} T_k -
     2 p_k T_k``, ending in ``rho = lambda_max(W_0^T Q_1 W_0)``; ``T_k = tau_k D_k``.
 

@@ -1,4 +1,4 @@
-"""A rigorous lower bound on the LipSDP optimum from a solver's dual matrix (DOMAIN.md §9).
+"""A lower bound on the LipSDP optimum from a solver's dual matrix (docs/math.md §6).
 
 Weak duality: if ``Y >= 0`` and ``<G_v, Y> <= 0`` for every multiplier's coefficient matrix
 ``G_v = -dM/dt_v``, then any feasible ``(rho, t >= 0)`` has
@@ -61,7 +61,7 @@ def dual_lower_bound(net: Network, Y: np.ndarray, multipliers: str = "neuron") -
     ----------
     net : Network
     Y : ndarray, shape (n_0' + N, n_0' + N), or solvers.BandedMatrix
-        Dual matrix of the full formulation (input block compressed as in DOMAIN.md §8), dense
+        Dual matrix of the full formulation (input block compressed as in docs/math.md §8), dense
         or known on its block-tridiagonal pattern only (then it stands for any completion).
     multipliers : {"neuron", "layer"}
         Which LipSDP the bound is for: per-neuron constraints, or one per layer.

@@ -1,4 +1,4 @@
-"""LipSDP formulations as block-LMI standard-form problems (DOMAIN.md §2, §8).
+"""LipSDP formulations as block-LMI standard-form problems (docs/math.md §2, §8).
 
 Each builder returns a :class:`Formulation`: the solver-neutral :class:`solvers.LMIProblem` and
 the map from a solver's point back to ``(rho, [t_1, ..., t_l])`` in the §2 convention.
@@ -90,7 +90,7 @@ def compress_input(W0: np.ndarray) -> np.ndarray:
 
     ``W_0`` enters LipSDP only through ``W_0^T (.) W_0`` and ``T_1 W_0``; with the thin QR
     ``W_0^T = Q R`` the LMI is an orthogonal congruence of the compressed one plus ``-rho I`` on
-    the complement of ``range(Q)``, so the optimum is unchanged (DOMAIN.md §8).
+    the complement of ``range(Q)``, so the optimum is unchanged (docs/math.md §8).
     """
     n1, n0 = W0.shape
     if n0 <= n1:
@@ -155,7 +155,7 @@ def _reference_point(net: Network) -> tuple[float, list[np.ndarray]]:
 
 
 def _lmi_terms(net: Network, multipliers: str) -> _Terms:
-    """Coefficients of ``-M(rho, t)`` (DOMAIN.md §2) after the input compression of §8."""
+    """Coefficients of ``-M(rho, t)`` (docs/math.md §2) after the input compression of §8."""
     if net.n_hidden == 0:
         raise ValueError("a network without hidden layers has no LMI; its bound is ||W_0||_2")
     Ws = list(net.weights)
@@ -229,7 +229,7 @@ def _lmi_terms(net: Network, multipliers: str) -> _Terms:
 def build_full(net: Network, multipliers: str = "neuron") -> Formulation:
     """The full LipSDP LMI ``-M(rho, t) >= 0`` of side ``n_0' + N`` as an :class:`LMIProblem`.
 
-    ``n_0' = min(n_0, n_1)`` after the input compression of DOMAIN.md §8. Minimises ``rho``.
+    ``n_0' = min(n_0, n_1)`` after the input compression of docs/math.md §8. Minimises ``rho``.
     """
     terms = _lmi_terms(net, multipliers)
     m = int(terms.offsets[-1])
@@ -282,7 +282,7 @@ def chordal_cliques(n_hidden: int, clique_size: int = 2) -> list[tuple[int, int]
 
 @dataclass(frozen=True)
 class ChordalFormulation(Formulation):
-    """A :class:`Formulation` with one LMI block per clique (DOMAIN.md §4, chordal).
+    """A :class:`Formulation` with one LMI block per clique (docs/math.md §7, chordal).
 
     The variables are ``x = (y_rho, y_t..., y_Y...)``: the scaled ``rho`` and multipliers as in
     :func:`build_full`, followed by the free entries of the symmetric matrices ``Y_b`` that split
@@ -322,7 +322,7 @@ class ChordalFormulation(Formulation):
 def build_chordal(
     net: Network, multipliers: str = "neuron", clique_size: int = 2
 ) -> ChordalFormulation:
-    """LipSDP split over the cliques of its block-tridiagonal sparsity (DOMAIN.md §4).
+    """LipSDP split over the cliques of its block-tridiagonal sparsity (docs/math.md §7).
 
     By Agler's theorem ``-M = sum_k E_k^T Z_k E_k`` with ``Z_k >= 0`` supported on clique ``k``.
     Each multiplier's matrix (rank <= 2 on the pair ``{k-1, k}``), ``rho``'s identity on block 0

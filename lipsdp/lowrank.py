@@ -1,4 +1,4 @@
-"""The rank-2 structure of LipSDP's coefficient matrices (DOMAIN.md §9), for structured solvers.
+"""The rank-2 structure of LipSDP's coefficient matrices (docs/math.md §9), for structured solvers.
 
 Each multiplier enters ``-M(rho, t)`` through
 ``F_j = s_j [e_j w_j] [[2, -(a+b)], [-(a+b), 2ab]] [e_j w_j]^T`` (``e_j`` the neuron's coordinate

@@ -85,7 +85,7 @@ def _normalise_slopes(slopes: object, n_hidden: int) -> tuple[tuple[float, float
 
 @dataclass(frozen=True, eq=False)
 class Network:
-    """A feed-forward network ``y = W_l phi_l(... phi_1(W_0 x))`` (DOMAIN.md §1).
+    """A feed-forward network ``y = W_l phi_l(... phi_1(W_0 x))`` (docs/math.md §1).
 
     Parameters
     ----------
@@ -164,10 +164,10 @@ class Network:
 
     @property
     def lmi_size(self) -> int:
-        """Side ``n_0 + N`` of the full LipSDP matrix inequality (DOMAIN.md §2)."""
+        """Side ``n_0 + N`` of the full LipSDP matrix inequality (docs/math.md §2)."""
         return self.widths[0] + self.n_neurons
 
-    # --- slope helpers used by every formula (DOMAIN.md §5 notation) -------------------------
+    # --- slope helpers used by every formula (docs/math.md §3 notation) -------------------------
     @property
     def alpha(self) -> np.ndarray:
         return np.array([a for a, _ in self.slopes])

@@ -1,4 +1,4 @@
-"""Exact power-of-two normalisation of a network (docs/math.md, "Scale").
+"""Exact power-of-two normalisation of a network (docs/math.md §4.5).
 
 LipSDP is homogeneous in the scale of each layer: with integers ``c_k`` (hidden variables,
 ``c_0 = 0``) and ``d_k`` (pre-activations), the substitution ``x_k = 2^{c_k} x'_k``,

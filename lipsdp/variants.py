@@ -1,9 +1,9 @@
-"""The scalable variants of :func:`lipsdp.solve`: chordal, split and sequential (DOMAIN.md §4, §5).
+"""The scalable variants of :func:`lipsdp.solve`: chordal, split, sequential (docs/math.md §7).
 
 Each is registered in :data:`lipsdp.api.VARIANTS` and called by :func:`lipsdp.solve` as
 ``fn(net, multipliers=..., solver=..., options=..., warm_start=..., **variant_options)``; each
-validates its own options before any work, and every value it returns is certified by DOMAIN.md
-§3 (the forward block-LDL^T recursion), never copied from a solver's objective.
+validates its own options before any work, and every value it returns is certified by docs/math.md
+§4 (the forward block-LDL^T recursion), never copied from a solver's objective.
 
 - ``"chordal"``: the LMI of §2 split over the cliques of its block-tridiagonal sparsity (Agler);
   same optimum as ``"full"``, PSD cones of clique size.
@@ -170,7 +170,7 @@ def solve_chordal(
 ) -> LipschitzResult:
     """LipSDP through the chordal decomposition of its LMI (``variant="chordal"``).
 
-    The block-tridiagonal matrix of DOMAIN.md §2 has a chordal sparsity graph whose cliques are
+    The block-tridiagonal matrix of docs/math.md §2 has a chordal sparsity graph whose cliques are
     runs of ``clique_size`` consecutive blocks, consecutive cliques sharing one block. By Agler's
     theorem ``-M >= 0`` iff ``-M = sum_k E_k^T Z_k E_k`` with every ``Z_k >= 0``; the problem
     has one PSD cone per clique, the shared blocks split by free symmetric matrices (see
@@ -363,7 +363,7 @@ def solve_split(
     The network is cut at hidden layers; each block of consecutive weight matrices is a
     sub-network (the hidden layers inside it keep their slopes) bounded by its own
     ``lipsdp.solve(..., variant="full")`` (a block of one matrix ``W`` gives ``||W||_2``), and
-    ``L <= prod_i L_i * prod_cuts max(|alpha_c|, |beta_c|)`` (DOMAIN.md §4). The blocks are
+    ``L <= prod_i L_i * prod_cuts max(|alpha_c|, |beta_c|)`` (docs/math.md §7). The blocks are
     solved in parallel with joblib: ``n_jobs=None`` defers to the active
     :func:`joblib.parallel_config`, so ``with joblib.parallel_config(backend="dask"): ...``
     runs them on a Dask cluster with no change here.
@@ -399,7 +399,7 @@ def solve_split(
         (beta - alpha)^2``, i.e. 1 for ReLU) from the output backwards gives ``M(rho, T) <= 0``
         for the whole network, with ``rho = prod rho_i prod g_c^2``, block ``i``'s multipliers
         scaled by ``D_i = prod_{j > i} rho_j g_{c_j}^2`` and cut ``c_i`` given
-        ``tau_i D_{i+1} rho_{i+1}``. Those multipliers are re-certified by DOMAIN.md §3 like
+        ``tau_i D_{i+1} rho_{i+1}``. Those multipliers are re-certified by docs/math.md §4 like
         every other result: the recursion finds the smallest ``rho`` along their ray, which is
         at most the product and often well below it (the chained inequalities are not tight
         together), so ``value`` is that certified bound, ``published_value`` the product rule's
@@ -489,7 +489,7 @@ def _stage_step(
     M: np.ndarray, W: np.ndarray, lam: np.ndarray, p: float, m: float
 ) -> np.ndarray | None:
     """``M_k = Lambda - m^2 Lambda W X^{-1} W^T Lambda`` with ``X = M + p W^T Lambda W``
-    (DOMAIN.md §5); None when the pivot ``X`` is not positive definite."""
+    (docs/math.md §3); None when the pivot ``X`` is not positive definite."""
     LW = lam[:, None] * W
     X = M + p * (W.T @ LW) if p != 0.0 else M
     try:
@@ -598,16 +598,16 @@ def solve_sequential(
 ) -> LipschitzResult:
     """ECLipsE (``variant="sequential"``): one small SDP per hidden layer, then certification.
 
-    With ``M_0 = I`` and, for each hidden layer ``k`` (DOMAIN.md §5),
+    With ``M_0 = I`` and, for each hidden layer ``k`` (docs/math.md §3),
     ``X_{k-1} = M_{k-1} + p_k W_{k-1}^T Lambda_k W_{k-1}`` and
     ``M_k = Lambda_k - m_k^2 Lambda_k W_{k-1} X_{k-1}^{-1} W_{k-1}^T Lambda_k``, stage ``k``
     chooses the diagonal ``Lambda_k >= 0`` (one scalar per layer for ``multipliers="layer"``)
     that maximises ``s`` subject to ``M_k >= s W_k^T W_k`` (``W_k`` the next weight; ``W_l``,
     the output layer, at the last stage). By a Schur complement this is the LMI
     ``[[M_{k-1} + p_k W^T Lambda W, m_k W^T Lambda], [m_k Lambda W, Lambda - s W_k^T W_k]] >= 0``
-    of side ``n_{k-1} + n_k`` (``W = W_{k-1}``, the input layer compressed as in DOMAIN.md §8),
+    of side ``n_{k-1} + n_k`` (``W = W_{k-1}``, the input layer compressed as in docs/math.md §8),
     solved with the chosen backend; ``M_k`` is then recomputed in float64. The collected
-    ``Lambda`` are certified by the forward recursion of DOMAIN.md §3.
+    ``Lambda`` are certified by the forward recursion of docs/math.md §4.
 
     The choice is greedy: for one hidden layer it is LipSDP's optimum, for deeper networks it
     can be looser than LipSDP and, on some networks, than ECLipsE-Fast.

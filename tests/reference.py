@@ -1,4 +1,4 @@
-"""Independent reference: the LipSDP LMI of DOMAIN.md §2 written densely in cvxpy.
+"""Independent reference: the LipSDP LMI of docs/math.md §2 written densely in cvxpy.
 
 Shares no code with the package (no compression, no scaling, no standard form): it is the
 formulation a user would write by hand, solved by a different interior-point solver (CVXOPT).
@@ -55,7 +55,7 @@ def reference_lipsdp(weights, slopes, multipliers="neuron", solver="CVXOPT"):
 
 
 def reference_matrix(weights, slopes, rho, ts):
-    """Dense ``M(rho, T)`` of DOMAIN.md §2 in numpy (for independent feasibility checks)."""
+    """Dense ``M(rho, T)`` of docs/math.md §2 in numpy (for independent feasibility checks)."""
     l = len(weights) - 1
     n = [weights[0].shape[1]] + [W.shape[0] for W in weights[:-1]]
     off = np.concatenate([[0], np.cumsum(n)])
@@ -79,7 +79,7 @@ def reference_matrix(weights, slopes, rho, ts):
 def mp_certifies(weights, slopes, rho, ts, dps=60):
     """Whether ``-M(rho, T) >= 0`` holds, checked in ``dps``-digit arithmetic (mpmath).
 
-    Independent of the package: the matrix of DOMAIN.md §2 is assembled entry by entry from the
+    Independent of the package: the matrix of docs/math.md §2 is assembled entry by entry from the
     exact binary values of the floats (``rho`` and ``ts`` may be ``(mantissa, exponent)`` pairs
     and lists of them), rows that are identically zero are removed, and a Cholesky
     factorisation of what remains must succeed. The proof leaves a margin (a diagonal shift), so

@@ -1,4 +1,4 @@
-"""Lower bounds, brackets (DOMAIN.md §6) and the warm-start fallback of ``lipsdp.solve``."""
+"""Lower bounds, brackets (docs/math.md §6) and the warm-start fallback of ``lipsdp.solve``."""
 
 import importlib
 

@@ -1,4 +1,4 @@
-"""Closed-form bounds (DOMAIN.md §5) and certification (§3), against independent checks."""
+"""Closed-form bounds (docs/math.md §3) and certification (§3), against independent checks."""
 
 import numpy as np
 import pytest
@@ -41,7 +41,7 @@ def test_naive_value_is_product_of_norms(rng):
 
 
 def test_relu_naive_multipliers_match_domain_formula(rng):
-    # DOMAIN.md §5: for [0, 1], t_k = prod_{j >= k} ||W_j||^2 certifies the naive bound.
+    # docs/math.md §3: for [0, 1], t_k = prod_{j >= k} ||W_j||^2 certifies the naive bound.
     W = random_weights(rng, [4, 6, 5, 2])
     res = lipsdp.closed_form(W, "naive")
     norms2 = [np.linalg.norm(w, 2) ** 2 for w in W]

@@ -1,4 +1,4 @@
-"""The closed-form family (DOMAIN.md §5): certification, orderings, ECLipsE-Fast as published."""
+"""The closed-form family (docs/math.md §3): certification, orderings, ECLipsE-Fast as published."""
 
 import importlib
 import importlib.util
@@ -137,7 +137,7 @@ class TestEclipseFast:
         assert calls == [(12, 12), (10, 10), (9, 9), (9, 9)]
 
     def test_matches_the_published_recursion_in_numpy(self, rng):
-        # DOMAIN.md §5 written out with explicit solves.
+        # docs/math.md §3 written out with explicit solves.
         W = random_weights(rng, [5, 7, 6, 3])
         X = np.eye(5)
         for w in W[:-1]:

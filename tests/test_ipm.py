@@ -1,4 +1,4 @@
-"""The structured interior-point backends and the proved lower bound (DOMAIN.md §9)."""
+"""The structured interior-point backends and the proved lower bound (docs/math.md §9, §6)."""
 
 from dataclasses import replace
 

@@ -136,8 +136,8 @@ def test_split_is_the_certified_product_rule(rng, slopes, kwargs, cuts):
     assert res.info["cuts"] == cuts
     assert len(res.parts) == len(cuts) + 1
     assert res.published_value == pytest.approx(product, rel=1e-9)
-    # Whole-network multipliers certify the product; re-certified along their ray (DOMAIN.md
-    # §3) they may certify less than the product, never more.
+    # Whole-network multipliers certify the product; re-certified along their ray (docs/math.md
+    # §4) they may certify less than the product, never more.
     assert res.info["certified_by"] == "network"
     assert res.value <= product * (1 + 1e-9)
     assert res.value >= full.value * (1 - 1e-7)

@@ -7,8 +7,8 @@ Problem (as for every backend) and its dual::
 
 for one LMI block that declares a ``partition`` under which ``F0`` and every ``F_i`` are block
 tridiagonal, with its coefficient matrices in low-rank form (:class:`~solvers.problem.LowRank`).
-This is the sparsity of a chain of cliques ``{p-1, p}`` (DOMAIN.md §4), and the method never forms
-a dense ``m x m`` matrix in its Newton system:
+This is the sparsity of a chain of cliques ``{p-1, p}`` (docs/math.md §7), and the method never
+forms a dense ``m x m`` matrix in its Newton system:
 
 * ``S`` is kept as its blocks; its Cholesky factor is block bidiagonal (no fill), so factoring,
   testing definiteness and solving cost ``O(sum n_p^3)`` per right-hand side block.
