@@ -218,11 +218,11 @@ def _underflow_ok(D_all: list[np.ndarray], inner: int, pattern: int, coef: float
 
     An operation whose result underflows errs by at most ``eta`` absolutely, on top of its
     relative error (docs/math.md §4.2, (4.4)). Written into the backward-error relations, the
-    errors of entry ``(i, j)`` are at most ``(inner + 16) eta`` times the largest factor they are scaled
-    by: ``1 + m^2 + |p|`` (the slopes), ``1 + max D`` (the multipliers and the computed factor)
-    and ``1 + 1 / rho`` (the output term); weighted by ``sqrt(D_i / D_j)`` and summed over the
-    ``pattern`` entries of a row, relative to ``D_i``, they are at most that times
-    ``pattern / min(1, min D)``.
+    errors of entry ``(i, j)`` are at most ``(inner + 16) eta`` times the largest factor they
+    are scaled by: ``1 + m^2 + |p|`` (the slopes), ``1 + max D`` (the multipliers and the
+    computed factor) and ``1 + 1 / rho`` (the output term); weighted by ``sqrt(D_i / D_j)``
+    and summed over the ``pattern`` entries of a row, relative to ``D_i``, they are at most
+    that times ``pattern / min(1, min D)``.
     """
     D = np.concatenate([np.ones(1), *D_all]) if D_all else np.ones(1)
     d_min, d_max = float(D.min()), float(D.max())
