@@ -11,7 +11,8 @@ Run:
     python experiments/proof_tightness.py                 # compare with the stored values
     python experiments/proof_tightness.py --write FILE    # store this package's values in FILE
 
-The stored file was written with:
+The grid (widths, seeds, slopes) and the keys (which call) are read from the stored file; the
+stored values were written with:
     git worktree add /tmp/lipsdp-16e6362 16e6362
     PYTHONPATH=/tmp/lipsdp-16e6362 python experiments/proof_tightness.py \\
         --write tests/data/pre_proof_values.json
@@ -30,52 +31,38 @@ import lipsdp
 
 STORED = Path(__file__).resolve().parents[1] / "tests" / "data" / "pre_proof_values.json"
 
-#: Slope classes of the grid: ReLU, leaky ReLU, sigmoid.
-SLOPES = {"relu": (0.0, 1.0), "leaky": (0.1, 1.0), "sigmoid": (0.0, 0.25)}
 
-CLOSED_FORMS = ("naive", "eclipse-fast", "lookahead", "lookahead-jacobi", "lookahead-mix",
-                "backward", "backward-lookahead", "backward-lookahead-jacobi", "best")
-
-
-def networks() -> list[tuple[str, lipsdp.Network]]:
-    """Seeded Gaussian networks, weights scaled by 1/sqrt(fan_in) (as in tests/conftest.py)."""
-    out = []
-    for widths, seed in (([5, 8, 6, 3], 1), ([4, 10, 10, 2], 2), ([6, 12, 12, 12, 3], 3),
-                         ([20, 16, 16, 16, 16, 5], 4), ([3, 30, 2], 5), ([8, 16, 16, 16, 4], 6)):
-        rng = np.random.default_rng(20261122 + seed)
-        W = [rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k])
-             for k in range(len(widths) - 1)]
-        name = "-".join(map(str, widths)) + f" s{seed}"
-        for slope_name, slopes in SLOPES.items():
-            out.append((f"{name} {slope_name}", lipsdp.Network(W, slopes)))
-    return out
+def network(spec: dict) -> lipsdp.Network:
+    """A grid network: Gaussian weights scaled by 1/sqrt(fan_in), as in tests/conftest.py."""
+    widths, rng = spec["widths"], np.random.default_rng(spec["seed"])
+    W = [rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k])
+         for k in range(len(widths) - 1)]
+    return lipsdp.Network(W, tuple(spec["slopes"]))
 
 
-def runs(net: lipsdp.Network) -> dict[str, callable]:
-    """Every method whose value is compared, as name -> zero-argument call."""
-    calls = {f"closed_form:{m}": (lambda m=m: lipsdp.closed_form(net, m)) for m in CLOSED_FORMS
-             if not (m == "eclipse-fast" and any(a * b < 0 for a, b in net.slopes))}
-    for solver in ("lowrank-ipm", "banded-ipm"):
-        for mult in ("neuron", "layer"):
-            calls[f"solve:{solver}:{mult}"] = (
-                lambda s=solver, mu=mult: lipsdp.solve(net, multipliers=mu, solver=s))
-    calls["solve:chordal:clarabel"] = lambda: lipsdp.solve(net, variant="chordal",
-                                                           solver="clarabel")
-    if net.n_hidden >= 2:
-        calls["solve:split2:lowrank-ipm"] = lambda: lipsdp.solve(
-            net, variant="split", split=2, solver="lowrank-ipm", n_jobs=1)
-    calls["solve:sequential:clarabel"] = lambda: lipsdp.solve(net, variant="sequential",
-                                                              solver="clarabel")
-    return calls
+def run(net: lipsdp.Network, key: str) -> lipsdp.LipschitzResult:
+    """The call a stored key names: ``closed_form:<method>`` or ``solve:<how>:<what>``."""
+    kind, *rest = key.split(":")
+    if kind == "closed_form":
+        return lipsdp.closed_form(net, rest[0])
+    how, what = rest
+    if how == "chordal":
+        return lipsdp.solve(net, variant="chordal", solver=what)
+    if how == "sequential":
+        return lipsdp.solve(net, variant="sequential", solver=what)
+    if how == "split2":
+        return lipsdp.solve(net, variant="split", split=2, solver=what, n_jobs=1)
+    return lipsdp.solve(net, multipliers=what, solver=how)
 
 
-def compute() -> dict[str, dict[str, float | None]]:
+def compute(stored: dict) -> dict[str, dict[str, float | None]]:
     values: dict[str, dict[str, float | None]] = {}
-    for name, net in networks():
+    for name, spec in stored["networks"].items():
+        net = network(spec)
         row = {}
-        for key, call in runs(net).items():
+        for key in stored["values"][name]:
             try:
-                res = call()
+                res = run(net, key)
             except (ValueError, TypeError) as exc:  # recorded, not fatal
                 row[key] = None
                 print(f"  {name} {key}: {type(exc).__name__}: {exc}")
@@ -91,14 +78,16 @@ def main() -> None:
     parser.add_argument("--stored", type=Path, default=STORED)
     args = parser.parse_args()
     start = time.perf_counter()
-    values = compute()
+    stored = json.loads(args.stored.read_text())
+    values = compute(stored)
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n")
+        args.write.write_text(json.dumps({**stored, "values": values}, indent=1,
+                                         sort_keys=True) + "\n")
         print(f"wrote {sum(len(r) for r in values.values())} values to {args.write} "
               f"({time.perf_counter() - start:.1f} s)")
         return
-    stored = json.loads(args.stored.read_text())
+    stored = stored["values"]
     worst, n, missing = 0.0, 0, []
     print(f"{'network':<28}{'method':<36}{'stored':>16}{'now':>16}{'now/stored-1':>14}")
     for name, row in values.items():
