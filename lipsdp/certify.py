@@ -70,8 +70,13 @@ def _cholesky(X: np.ndarray) -> np.ndarray | None:
     """Lower Cholesky factor of the symmetric ``X`` (its lower triangle is read), or None."""
     if X.size == 0:
         return np.zeros((0, 0))
-    # X.T is the same symmetric matrix in Fortran order: no transposing copy.
-    G, info = lapack.dpotrf(X.T if X.flags.c_contiguous else X, lower=1, clean=1)
+    if X.flags.c_contiguous:
+        # X.T is X in Fortran order (no copy) and its upper triangle is X's lower one:
+        # X = U^T U gives the lower factor U^T (a C-ordered view, which _solve_lower reads as is).
+        U, info = lapack.dpotrf(X.T, lower=0, clean=1)
+        G = U.T
+    else:
+        G, info = lapack.dpotrf(X, lower=1, clean=1)
     if info != 0 or not np.all(np.isfinite(np.diagonal(G))):
         return None
     return G
@@ -81,6 +86,9 @@ def _solve_lower(G: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``G^{-1} B`` for the lower-triangular ``G`` (``B`` best in Fortran order, e.g. ``W.T``)."""
     if B.size == 0 or G.size == 0:
         return np.zeros(B.shape)
+    if G.flags.c_contiguous and not G.flags.f_contiguous:
+        # G^T is upper triangular in Fortran order: G^{-1} B = (G^T)^{-T} B, no copy.
+        return blas.dtrsm(1.0, G.T, B, lower=0, trans_a=1)
     return blas.dtrsm(1.0, G, B, lower=1)
 
 
@@ -90,18 +98,20 @@ def _symmetric(K: np.ndarray) -> np.ndarray:
     return K
 
 
-def _gram(A: np.ndarray) -> np.ndarray:
-    """``A^T A`` (full, symmetric) by a rank-k update."""
+def _gram(A: np.ndarray, full: bool = True) -> np.ndarray:
+    """``A^T A`` by a rank-k update: full and symmetric, or (``full=False``) its lower triangle
+    only, for matrices read by LAPACK's lower-triangle routines alone."""
     if A.size == 0:
         return np.zeros((A.shape[1], A.shape[1]))
-    return _symmetric(blas.dsyrk(1.0, A, trans=1, lower=1))
+    G = blas.dsyrk(1.0, A, trans=1, lower=1)
+    return _symmetric(G) if full else G
 
 
 def _max_gram_eig(Y: np.ndarray) -> float:
     """``lambda_max(Y^T Y) = ||Y||_2^2`` through the smaller Gram matrix."""
     if Y.size == 0:
         return 0.0
-    G = _gram(Y) if Y.shape[1] <= Y.shape[0] else _gram(Y.T)
+    G = _gram(Y, False) if Y.shape[1] <= Y.shape[0] else _gram(Y.T, False)
     if not np.all(np.isfinite(G)):
         return float("nan")
     return float(sla.eigvalsh(G, subset_by_index=[G.shape[0] - 1, G.shape[0] - 1],
@@ -361,7 +371,7 @@ def prove(
                 if G is None:
                     return _fail(f"pivot X_{b} (block {b}) is not positive definite", used)
                 Y = _solve_lower(G, V.T)
-            K = _gram(Y)
+            K = _gram(Y, full=policy is not None)  # the rest reads its lower triangle
             if not np.all(np.isfinite(K)):
                 return _fail(f"K_{k} has non-finite entries", used)
         if policy is not None:
@@ -394,7 +404,7 @@ def prove(
             G = _cholesky(X)
             if G is None:
                 return _fail(f"pivot X_{b} (block {b}) is not positive definite", used)
-            Mk = _gram(_solve_lower(G, LW.T))
+            Mk = _gram(_solve_lower(G, LW.T), full=False)
             Mk *= -mk * mk
             if not np.all(np.isfinite(Mk)):
                 return _fail(f"M_{k} has non-finite entries", used)
@@ -404,7 +414,7 @@ def prove(
     Wl = Ws[l]
     block = _Block(sizes[l], sizes[l - 1], l == 1 and first_exact)
     lam_l = used[l - 1]
-    Gout = _gram(Wl)
+    Gout = _gram(Wl, full=False)
     gdiag = np.diag(Gout).copy()
     sigma0, _ = _shift(block, lam_l)
     X = M.copy()
@@ -472,7 +482,7 @@ def _expand(net: Network, used: list[np.ndarray], given: object) -> list[np.ndar
 def _prove_single(W: np.ndarray, rho: float | None) -> Proof:
     """``rho I - W^T W >= 0`` through the smaller Gram (same nonzero spectrum)."""
     A = W.T if W.shape[0] > W.shape[1] else W  # rows: the smaller side
-    G = _gram(A.T)  # A A^T, (r, r)
+    G = _gram(A.T, full=False)  # A A^T, (r, r), lower triangle
     r_side = G.shape[0]
     block = _Block(r_side)
     ones = np.ones(r_side)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import blas
 
 from .network import Network
 
@@ -27,7 +28,7 @@ __all__ = ["Scaling", "normalise", "result_to_user", "round_up", "to_user_value"
 
 #: ``frexp`` exponent of the smallest positive normal float64 (``2^-1022 = 0.5 * 2^-1021``).
 _MIN_NORMAL_EXP = -1021
-_POWER_ITERATIONS = 12
+_POWER_ITERATIONS = 4
 
 
 def round_up(x: float) -> float:
@@ -44,21 +45,26 @@ def _exact_shift_limit(A: np.ndarray) -> int:
 
 
 def _norm_exponent(W: np.ndarray) -> int:
-    """Integer ``a`` with ``2^a`` about ``||W||_2`` (an estimate: any ``a`` is exact and valid)."""
+    """Integer ``a`` with ``2^a`` about ``||W||_2`` (an estimate: any ``a`` is exact and valid).
+
+    A few power iterations from a fixed start, floored by ``||W||_F / sqrt(rank bound)``;
+    SciPy's BLAS only (see the note on thread pools in :mod:`lipsdp.certify`).
+    """
     top = float(np.max(np.abs(W)))
     e0 = int(np.frexp(top)[1])
-    V = np.ldexp(W, -e0)  # entries in [-1, 1): nothing overflows below (rounding is harmless)
+    V = np.ldexp(W, -e0)  # entries in [-1, 1): nothing overflows below
+    Vt = V.T  # Fortran order: the BLAS reads it without a copy
     x = np.ones(V.shape[1]) + np.linspace(0.0, 0.5, V.shape[1])
     est = 0.0
     for _ in range(_POWER_ITERATIONS):
-        y = V @ x
-        x = V.T @ y
-        nx = float(np.linalg.norm(x))
-        if not nx > 0:
+        y = blas.dgemv(1.0, Vt, x, trans=1)
+        x = blas.dgemv(1.0, Vt, y)
+        nx, ny = float(blas.dnrm2(x)), float(blas.dnrm2(y))
+        if not (nx > 0 and ny > 0):
             break
-        est = np.sqrt(nx / max(float(np.linalg.norm(y)), np.finfo(float).tiny))
+        est = np.sqrt(nx / ny)
         x = x / nx
-    frob = float(np.linalg.norm(V)) / np.sqrt(min(V.shape))
+    frob = float(blas.dnrm2(V.ravel())) / np.sqrt(min(V.shape))
     est = max(est, frob, np.finfo(float).tiny)
     return e0 + int(np.round(np.log2(est)))
 
@@ -133,9 +139,41 @@ def normalise(net: Network) -> tuple[Network, Scaling]:
     A moderately scaled network (layer norms and slope gains within ``2^8`` of 1, running
     products within ``2^64``) is returned as it is, with the identity scaling. A layer whose
     slopes are ``(0, 0)`` keeps them (the network is constant; callers handle it), and a zero
-    weight matrix is kept as it is.
+    weight matrix is kept as it is. The result is kept on the (immutable) network: computed
+    once per network.
     """
+    cached = net.__dict__.get("_normalised")
+    if cached is None:
+        cached = _normalise(net)
+        object.__setattr__(net, "_normalised", cached)
+    return cached
+
+
+def _surely_moderate(net: Network) -> bool:
+    """Whether the network is moderate for every norm within ``||W||_F / sqrt(rank) <= ||W||_2
+    <= ||W||_F``: then no power iteration is needed to decide it."""
+    bound, run = [], 0
+    for W in net.weights:
+        top = float(np.max(np.abs(W)))
+        if top == 0.0:
+            bound.append(0)
+            continue
+        e0 = int(np.frexp(top)[1])
+        frob = float(blas.dnrm2(np.ldexp(W, -e0).ravel()))
+        lo, hi = np.log2(frob / np.sqrt(min(W.shape))) + e0, np.log2(frob) + e0
+        bound.append(int(np.ceil(max(abs(lo), abs(hi)))) + 1)
+    for alpha, beta in net.slopes:
+        g = max(abs(alpha), abs(beta))
+        bound.append(0 if g == 0.0 else int(np.ceil(abs(np.log2(g)))) + 1)
+    if max(bound) > _MODERATE_LAYER:
+        return False
+    return sum(bound) <= _MODERATE_RUN
+
+
+def _normalise(net: Network) -> tuple[Network, Scaling]:
     l = net.n_hidden
+    if _surely_moderate(net):
+        return net, Scaling((0,) * (l + 1), (0,) * (l + 2))
     a = []
     for W in net.weights:
         if not np.any(W):

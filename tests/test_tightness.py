@@ -4,7 +4,7 @@
 commit 16e6362, when certification was a float64 check with a relative margin of 1e-10
 (``experiments/proof_tightness.py`` wrote them and prints the comparison). A proved value may be
 higher only by the proof's own cost (below 1e-9 relative) or where the old value was not a
-bound; it is never much lower (the methods are the same).
+bound (checked in 60 digits); it is never much lower (the methods are the same).
 """
 
 from __future__ import annotations
@@ -48,27 +48,62 @@ def call(net, key):
     return lipsdp.solve(net, solver=parts[1], multipliers=parts[2])
 
 
+def old_value_fails_on_the_ray(net, res, old):
+    """Whether, in 60 digits, ``old**2`` fails the LMI on the proved result's ray while the proved
+    value holds (the ray of the old run differs from it by rounding only)."""
+    ts_old = [t * (old / res.value) ** 2 for t in res.multipliers]  # the same ray at old**2
+    return (not mp_certifies(net.weights, net.slopes, old**2, ts_old)
+            and mp_certifies(net.weights, net.slopes, res.value**2, res.multipliers))
+
+
+#: Entries whose value also moves with a solver's stopping point: a rounding-level change of the
+#: formulation (its closed-form reference point) moves the point within the solver's
+#: tolerance, about 1e-9 relative, whatever the proof does.
+SOLVER_NOISE = ("solve:chordal:", "solve:split2:", "solve:sequential:")
+
+
 def test_every_stored_value_is_matched_within_the_proofs_cost():
-    compared = 0
+    compared, higher = 0, []
     for name, row in DATA["values"].items():
         net = grid_network(name)
         for key, old in row.items():
             res = call(net, key)
             assert res.certified, (name, key, res.status)
             compared += 1
-            assert res.value <= old * (1 + 1e-9), (name, key, res.value / old - 1)
             assert res.value >= old * (1 - 1e-8), (name, key, res.value / old - 1)
+            if res.value <= old * (1 + 1e-9):
+                continue
+            higher.append((name, key, res.value / old - 1))
+            assert key.startswith(SOLVER_NOISE), (name, key, res.value / old - 1)
+            assert res.value <= old * (1 + 1e-8), (name, key, res.value / old - 1)
+            # Higher than the old value on the same ray: the old value was not a bound there.
+            assert old_value_fails_on_the_ray(net, res, old), (name, key)
     assert compared == 285
+    assert len(higher) <= 4, higher
+
+
+def test_the_proofs_own_cost_on_the_grid():
+    # Against the exact minimum of each result's own ray (bisection in 60 digits): the proved
+    # value is at most 1e-11 above it, for every kind of method, on the smaller networks.
+    for name in ("5-8-6-3 s1 relu", "5-8-6-3 s1 leaky", "4-10-10-2 s2 sigmoid"):
+        net = grid_network(name)
+        for key in ("closed_form:lookahead", "solve:lowrank-ipm:neuron", "solve:chordal:clarabel"):
+            res = call(net, key)
+            hi = res.value**2
+            lo = hi * (1 - 1e-11)
+            assert not mp_certifies(net.weights, net.slopes, lo,
+                                    [t * lo / hi for t in res.multipliers]), (name, key)
 
 
 def test_where_the_proof_is_higher_the_old_value_was_not_a_bound():
-    # The largest increase on the grid: the chordal solve of the sigmoid network, +9e-10. On its
-    # own ray the old value fails in 60 digits; the proved one holds.
+    # The chordal solve of the sigmoid network is 9e-10 above its old value: on its own ray the
+    # old value fails in 60 digits, and the proved one is 1.6e-12 above the exact minimum.
     name = "8-16-16-16-4 s6 sigmoid"
     net = grid_network(name)
     old = DATA["values"][name]["solve:chordal:clarabel"]
     res = lipsdp.solve(net, variant="chordal", solver="clarabel")
     assert res.value > old * (1 + 5e-10)
-    ts_old = [t * (old / res.value) ** 2 for t in res.multipliers]  # the same ray at old**2
-    assert not mp_certifies(net.weights, net.slopes, old**2, ts_old)
-    assert mp_certifies(net.weights, net.slopes, res.value**2, res.multipliers)
+    assert old_value_fails_on_the_ray(net, res, old)
+    below = res.value * (1 - 1e-11)
+    assert not mp_certifies(net.weights, net.slopes, below**2,
+                            [t * (below / res.value) ** 2 for t in res.multipliers])
