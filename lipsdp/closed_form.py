@@ -441,7 +441,9 @@ def _backward(net: Network, lookahead: bool, jacobi: bool) -> MethodOutput:
             t = (_minimise_convex(fg, np.log(tau_ref), lo, np.log(tau_ref) + 12.0)
                  if m != 0.0 else np.log(tau_ref))
             tau = float(np.exp(t))
-            q = 4.0 * m * m * tau * tau / (2.0 * tau - h)
+            # m = 0 (alpha = -beta): no coupling, nothing passed on (the proof still needs the
+            # pivot 2 T_k - H_k, which it checks).
+            q = 4.0 * m * m * tau * tau / (2.0 * tau - h) if m != 0.0 else np.zeros_like(h)
             H = _gram(np.sqrt(q)[:, None] * Bq)
         else:
             h_max = _top_eigenvalue(Ht)

@@ -490,15 +490,16 @@ def _stage_step(
 ) -> np.ndarray | None:
     """``M_k = Lambda - m^2 Lambda W X^{-1} W^T Lambda`` with ``X = M + p W^T Lambda W``
     (docs/math.md §3); None when the pivot ``X`` is not positive definite."""
-    LW = lam[:, None] * W
-    X = M + p * (W.T @ LW) if p != 0.0 else M
-    try:
-        G = sla.cholesky(0.5 * (X + X.T), lower=True, check_finite=False)
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-    V = sla.solve_triangular(G, LW.T, lower=True, check_finite=False)
-    Mk = np.diag(lam) - m * m * (V.T @ V)
-    return 0.5 * (Mk + Mk.T)
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite M_k is rejected later
+        LW = lam[:, None] * W
+        X = M + p * (W.T @ LW) if p != 0.0 else M
+        try:
+            G = sla.cholesky(0.5 * (X + X.T), lower=True, check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):
+            return None
+        V = sla.solve_triangular(G, LW.T, lower=True, check_finite=False)
+        Mk = np.diag(lam) - m * m * (V.T @ V)
+        return 0.5 * (Mk + Mk.T)
 
 
 def _rcond(M: np.ndarray | None) -> float:
