@@ -5,8 +5,8 @@ ReLU network has ``L = ||W_l ... W_0||_2``, a linear one ``|prod c| ||W_l ... W_
 matrix ``||W||_2``, a constant one 0; every valid bound is also above the slope-class lower bound.
 Small certificates are re-checked in 60-digit arithmetic by ``reference.mp_certifies``, which
 shares no code with the package. The property tests draw networks with hypothesis; the long
-profile is ``LIPSDP_HYPOTHESIS=long python -m pytest tests/test_proof.py -m slow``
-(README, "Tests").
+profile is ``LIPSDP_HYPOTHESIS=long python -m pytest tests/test_proof.py -m "slow or not slow"
+-k property`` (1,500 networks per property, ``LIPSDP_HYPOTHESIS_EXAMPLES`` to change it).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile(
-    "lipsdp-long", max_examples=1500, deadline=None,
+    "lipsdp-long", max_examples=int(os.environ.get("LIPSDP_HYPOTHESIS_EXAMPLES", "1500")),
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 PROFILE = "lipsdp-long" if LONG else "lipsdp-default"
