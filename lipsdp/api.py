@@ -497,6 +497,10 @@ def solve(
     method = f"lipsdp-{multipliers}"
     exact = composition_result(net, method)
     if exact is not None:  # constant or linear network: L is known (docs/math.md §5)
+        if variant != "full":
+            from .variants import check_variant_options
+
+            check_variant_options(variant, len(net.weights), variant_options)
         return replace(exact, variant=variant, total_time=time.perf_counter() - start)
     normed, scaling = normalise(net)
     warm = _warm_start_point(net, normed, scaling, warm_start)

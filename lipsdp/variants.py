@@ -91,6 +91,19 @@ def _check_options_mapping(variant: str, options: Mapping) -> None:
         )
 
 
+def check_variant_options(variant: str, n_weights: int, options: Mapping) -> None:
+    """Validate a decomposed variant's options without solving (for networks that
+    :func:`lipsdp.solve` answers without a solver: constant or linear ones)."""
+    accepted = {"chordal": ("clique_size",), "split": ("split", "cuts", "n_jobs"),
+                "sequential": ()}[variant]
+    _reject_unknown(variant, {k: v for k, v in options.items() if k not in accepted}, accepted)
+    if variant == "chordal" and "clique_size" in options:
+        _check_clique_size(options["clique_size"])
+    if variant == "split":
+        split_cuts(n_weights, options.get("split"), options.get("cuts"))
+        _check_n_jobs(options.get("n_jobs"))
+
+
 def split_cuts(n_weights: int, split: object = None, cuts: object = None) -> list[int]:
     """Cut points (hidden-layer indices) for ``split=K`` or explicit ``cuts``.
 

@@ -532,3 +532,13 @@ def test_property_extreme_scales(net):
 def test_property_long_profile(net):
     # Depths 1-100, widths 1-80, per-layer scales 2^-1000 .. 2^1000 mixed within a network.
     _check_all_methods(net, with_solve=net.lmi_size <= 400)
+
+
+def test_variant_options_are_checked_for_networks_answered_without_a_solver(rng):
+    W = random_weights(rng, [4, 6, 6, 2])
+    W[1] = np.zeros_like(W[1])
+    with pytest.raises(ValueError, match="split is 9"):
+        lipsdp.solve(W, variant="split", split=9)
+    with pytest.raises(TypeError, match="unexpected option"):
+        lipsdp.solve(W, variant="sequential", clique_size=3)
+    assert lipsdp.solve(W, variant="chordal", clique_size=3).value == 0.0
