@@ -53,23 +53,26 @@ def weights(name: str) -> list[np.ndarray]:
             for k in range(len(widths) - 1)]
 
 
+def timed_calls(lipsdp, net) -> dict:
+    """The calls timed on ``net`` (the multipliers certified are ECLipsE-Fast's)."""
+    ef = lipsdp.closed_form(net, "eclipse-fast")
+    ts, rho, Ws = ef.multipliers, ef.value**2, list(net.weights)
+    return {
+        "certify": lambda: lipsdp.certify(net, ts, rho=rho),
+        "certify-cold": lambda: lipsdp.certify(Ws, ts, rho=rho),
+        "eclipse-fast": lambda: lipsdp.closed_form(net, "eclipse-fast"),
+        "lookahead": lambda: lipsdp.closed_form(net, "lookahead"),
+    }
+
+
 def child(names: list[str], repeat: int) -> None:
     """Time the importable ``lipsdp`` and print one JSON line per network."""
     import lipsdp
 
     for name in names:
         net = lipsdp.Network(weights(name))
-        ef = lipsdp.closed_form(net, "eclipse-fast")
-        ts, rho = ef.multipliers, ef.value**2
         row = {"network": name, "lipsdp": str(Path(lipsdp.__file__).parent)}
-        Ws = list(net.weights)
-        calls = {
-            "certify": lambda: lipsdp.certify(net, ts, rho=rho),
-            "certify-cold": lambda: lipsdp.certify(Ws, ts, rho=rho),
-            "eclipse-fast": lambda: lipsdp.closed_form(net, "eclipse-fast"),
-            "lookahead": lambda: lipsdp.closed_form(net, "lookahead"),
-        }
-        for key, fn in calls.items():
+        for key, fn in timed_calls(lipsdp, net).items():
             times, value = [], None
             for _ in range(repeat):
                 start = time.perf_counter()

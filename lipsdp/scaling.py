@@ -152,7 +152,7 @@ def normalise(net: Network) -> tuple[Network, Scaling]:
 def _surely_moderate(net: Network) -> bool:
     """Whether the network is moderate for every norm within ``||W||_F / sqrt(rank) <= ||W||_2
     <= ||W||_F``: then no power iteration is needed to decide it."""
-    bound, run = [], 0
+    bound = []
     for W in net.weights:
         top = float(np.max(np.abs(W)))
         if top == 0.0:
