@@ -312,6 +312,23 @@ class TestDegenerate:
             assert res.certified, (variant, res.status)
             assert res.value >= lower, variant
 
+    def test_every_weight_times_1e200(self, rng):
+        Ws = [1e200 * W for W in random_weights(rng, [4, 6, 6, 2])]  # L ~ 1e600
+        for res in (lipsdp.solve(Ws), lipsdp.closed_form(Ws, "best"),
+                    lipsdp.closed_form(Ws, "naive")):
+            assert not res.certified
+            assert "exceeds float64's range" in res.status
+        res = lipsdp.solve([1e200 * random_weights(rng, [4, 6])[0], *random_weights(rng, [6, 2])])
+        assert res.certified
+
+    @pytest.mark.parametrize("method", ["lookahead", "lookahead-jacobi", "lookahead-mix",
+                                        "backward-lookahead", "backward-lookahead-jacobi"])
+    def test_search_members_on_scaled_networks(self, rng, method):
+        Ws = nonneg(rng, [5, 7, 7, 7, 2], scales=[600, -300, -500, 150])
+        res = lipsdp.closed_form(Ws, method)
+        assert res.certified, res.status
+        assert_sound(res, product_norm_log2(Ws))
+
     def test_rank_deficient_and_duplicated_layers(self, rng):
         W0 = rng.standard_normal((6, 5))
         W0[3] = W0[1]  # duplicated neuron
