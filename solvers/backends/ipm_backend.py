@@ -461,7 +461,8 @@ class _Newton:
         M[self.nn, self.nn] += self.z / self.s
         # Diagonal scaling for a robust Cholesky of the Schur complement.
         self.dscale = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
-        Ms = M * self.dscale[:, None] * self.dscale[None, :]
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite: the Cholesky fails
+            Ms = M * self.dscale[:, None] * self.dscale[None, :]
         Ms[np.diag_indices(n)] += 1e-14
         self.Mfac = _chol(Ms)
         if self.Mfac is None:
