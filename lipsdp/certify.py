@@ -92,6 +92,14 @@ def _solve_lower(G: np.ndarray, B: np.ndarray) -> np.ndarray:
     return blas.dtrsm(1.0, G, B, lower=1)
 
 
+def _add_diagonal(A: np.ndarray, d: np.ndarray | float) -> None:
+    """``A += diag(d)`` in place (a strided view of the diagonal: no index arrays)."""
+    if A.flags.c_contiguous or A.flags.f_contiguous:
+        A.ravel(order="K")[:: A.shape[0] + 1] += d
+    else:
+        A[np.diag_indices_from(A)] += d
+
+
 def _symmetric(K: np.ndarray) -> np.ndarray:
     """Fill the (zero) strict upper triangle of ``K`` from its lower one, in place."""
     K += np.tril(K, -1).T
@@ -365,8 +373,8 @@ def prove(
             else:
                 sigma, D = _shift(block, lam_b)
                 D_all.append(D)
-                X = M.copy()
-                X[np.diag_indices_from(X)] -= sigma
+                X = M  # M is not needed again: shift and factor it in place
+                _add_diagonal(X, -sigma)
                 G = _cholesky(X)
                 if G is None:
                     return _fail(f"pivot X_{b} (block {b}) is not positive definite", used)
@@ -392,15 +400,17 @@ def prove(
             used.append(np.array(lam, dtype=np.float64))
         lam = used[k - 1]
         if pk == 0.0:
-            Mk = K * (-mk * mk * np.outer(lam, lam))
+            Mk = K  # K is not needed again (the policy has seen it): scale it in place
+            Mk *= (-mk * mk) * lam[:, None]
+            Mk *= lam[None, :]
         else:
             LW = lam[:, None] * V  # Lambda_k W_{k-1}
             bdiag = np.einsum("ji,ji->i", LW, V)
             sigma, D = _shift(block, lam_b, p_term=(pk, bdiag, V.shape[0]))
             D_all.append(D)
-            X = np.eye(sizes[0]) if M is None else M.copy()
+            X = np.eye(sizes[0]) if M is None else M  # M is not needed again
             X += pk * blas.dgemm(1.0, V.T, LW.T, trans_b=1)
-            X[np.diag_indices_from(X)] -= sigma
+            _add_diagonal(X, -sigma)
             G = _cholesky(X)
             if G is None:
                 return _fail(f"pivot X_{b} (block {b}) is not positive definite", used)
@@ -408,7 +418,7 @@ def prove(
             Mk *= -mk * mk
             if not np.all(np.isfinite(Mk)):
                 return _fail(f"M_{k} has non-finite entries", used)
-        Mk[np.diag_indices_from(Mk)] += lam
+        _add_diagonal(Mk, lam)
         M = Mk
     # The output block: M_l - W_l^T W_l / rho, shifted.
     Wl = Ws[l]
@@ -418,7 +428,7 @@ def prove(
     gdiag = np.diag(Gout).copy()
     sigma0, _ = _shift(block, lam_l)
     X = M.copy()
-    X[np.diag_indices_from(X)] -= sigma0
+    _add_diagonal(X, -sigma0)
     F = _cholesky(X)
     if F is None:
         return _fail(f"pivot M_{l} (block {l}) is not positive definite", used)
@@ -429,7 +439,7 @@ def prove(
     def passes(r: float) -> np.ndarray | None:
         sigma, D = _shift(block, lam_l, g_term=(gdiag, Wl.shape[0], r))
         P = M - Gout / r
-        P[np.diag_indices_from(P)] -= sigma
+        _add_diagonal(P, -sigma)
         return D if _cholesky(P) is not None else None
 
     r, D = _search(passes, estimate, rho)
@@ -495,7 +505,7 @@ def _prove_single(W: np.ndarray, rho: float | None) -> Proof:
     def passes(r: float) -> np.ndarray | None:
         sigma, D = _shift(block, ones, g_term=(gdiag, A.shape[1], r))
         P = -G / r
-        P[np.diag_indices_from(P)] += 1.0 - sigma
+        _add_diagonal(P, 1.0 - sigma)
         return D if _cholesky(P) is not None else None
 
     r, D = _search(passes, estimate, rho)
