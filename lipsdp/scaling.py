@@ -50,9 +50,13 @@ def _norm_exponent(W: np.ndarray) -> int:
     A few power iterations from a fixed start, floored by ``||W||_F / sqrt(rank bound)``;
     SciPy's BLAS only (see the note on thread pools in :mod:`lipsdp.certify`).
     """
-    top = float(np.max(np.abs(W)))
+    top = max(float(W.max()), -float(W.min()))  # no temporary
     e0 = int(np.frexp(top)[1])
-    V = np.ldexp(W, -e0)  # entries in [-1, 1): nothing overflows below
+    # Entries within 2^+-400 are used as they are (nothing below over- or underflows);
+    # others are brought to [-1, 1) first.
+    V = W if abs(e0) < 400 and W.flags.c_contiguous else np.ldexp(W, -e0)
+    if V is W:
+        e0 = 0
     Vt = V.T  # Fortran order: the BLAS reads it without a copy
     x = np.ones(V.shape[1]) + np.linspace(0.0, 0.5, V.shape[1])
     est = 0.0
@@ -62,7 +66,7 @@ def _norm_exponent(W: np.ndarray) -> int:
         nx, ny = float(blas.dnrm2(x)), float(blas.dnrm2(y))
         if not (nx > 0 and ny > 0):
             break
-        est = np.sqrt(nx / ny)
+        est = nx / ny  # = ||W^T W x|| / ||W x||, which tends to sigma_max
         x = x / nx
     frob = float(blas.dnrm2(V.ravel())) / np.sqrt(min(V.shape))
     est = max(est, frob, np.finfo(float).tiny)
@@ -154,12 +158,15 @@ def _surely_moderate(net: Network) -> bool:
     <= ||W||_F``: then no power iteration is needed to decide it."""
     bound = []
     for W in net.weights:
-        top = float(np.max(np.abs(W)))
+        top = max(float(W.max()), -float(W.min()))  # no temporary
         if top == 0.0:
             bound.append(0)
             continue
         e0 = int(np.frexp(top)[1])
-        frob = float(blas.dnrm2(np.ldexp(W, -e0).ravel()))
+        if abs(e0) < 400:  # the sum of squares cannot overflow, nor the norm underflow
+            frob = float(blas.dnrm2(W.ravel())) * 2.0**-e0
+        else:
+            frob = float(blas.dnrm2(np.ldexp(W, -e0).ravel()))
         lo, hi = np.log2(frob / np.sqrt(min(W.shape))) + e0, np.log2(frob) + e0
         bound.append(int(np.ceil(max(abs(lo), abs(hi)))) + 1)
     for alpha, beta in net.slopes:
