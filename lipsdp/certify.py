@@ -438,7 +438,8 @@ def prove(
 
     def passes(r: float) -> np.ndarray | None:
         sigma, D = _shift(block, lam_l, g_term=(gdiag, Wl.shape[0], r))
-        P = M - Gout / r
+        P = Gout * (-1.0 / r)  # one temporary (two roundings per entry, within (4.1))
+        P += M
         _add_diagonal(P, -sigma)
         return D if _cholesky(P) is not None else None
 
