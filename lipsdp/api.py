@@ -243,6 +243,13 @@ def _solve_full(
     # Any finite point may be proved, whatever the backend's status: the proof does not trust it.
     res, cert_info = _certify_solution(net, rho_hat, ts, method)
     info.update(cert_info)
+    if anytime is not None and anytime.best is not None and (
+        not res.certified or anytime.best.value < res.value
+    ):
+        # An earlier iterate proves a smaller bound than the last point (near the optimum the
+        # last point can be too close to the boundary for the proof): keep the best.
+        info["final_point"] = res.value if res.certified else res.status
+        res = replace(anytime.best, info={**anytime.best.info, "best_iterate": True})
     if res.certified and (sres.dual or "dual_banded" in sres.info):
         dual = formulation.unscale_dual(_dual_of({"dual": sres.dual, **sres.info}))
         lower = dual_lower_bound(net, dual, multipliers)

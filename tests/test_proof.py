@@ -559,3 +559,23 @@ def test_variant_options_are_checked_for_networks_answered_without_a_solver(rng)
     with pytest.raises(TypeError, match="unexpected option"):
         lipsdp.solve(W, variant="sequential", clique_size=3)
     assert lipsdp.solve(W, variant="chordal", clique_size=3).value == 0.0
+
+
+def test_the_best_proved_iterate_is_kept_when_the_last_point_proves_less(rng, monkeypatch):
+    # Near the optimum the last point can sit too close to the boundary for the proof (the
+    # 65-layer GLipSDP network): the result is then the best iterate proved on the way.
+    import lipsdp.api as api
+    from lipsdp.certify import failed
+
+    net = lipsdp.Network(random_weights(rng, [5, 8, 8, 2]))
+    full = lipsdp.solve(net, solver="lowrank-ipm")
+
+    def last_point_fails(net, rho_hat, ts, method):
+        return failed(method, "injected"), {}
+
+    monkeypatch.setattr(api, "_certify_solution", last_point_fails)
+    res = lipsdp.solve(net, solver="lowrank-ipm")
+    assert res.certified
+    assert res.info["best_iterate"] is True
+    assert res.value == pytest.approx(full.value, rel=1e-6)
+    mp_check(net, res)
