@@ -2,18 +2,21 @@
 
 Each package is timed in its own subprocess, alternating, on the same seeded networks: this
 checkout, and (``--baseline-commit``) the same script run against an older commit checked out
-into a temporary git worktree. Timed per network (median of ``--repeat`` runs, one BLAS thread
-and the default):
+into a temporary git worktree. Timed per network (median of ``--repeat`` runs, best of
+``--rounds`` alternating rounds):
 
 * ``certify(net, t, rho)``: one certification of a point along its ray (ECLipsE-Fast's
   multipliers, computed once by the package under test); ``certify-cold`` passes the weight
   list instead of the Network, so that building and normalising the network is timed too;
 * ``closed_form(net, "eclipse-fast")``: the closed form with its certification fused in;
-* ``closed_form(net, "lookahead")``.
+* ``closed_form(net, "lookahead")``;
+* with ``--solve``, ``lipsdp.solve(net)`` (``solver="auto"``), whose anytime backends prove
+  every iterate.
 
 Run:
     python experiments/bench_certify.py                       # against commit 16e6362
     python experiments/bench_certify.py --networks 100-200x10-10 --repeat 7
+    python experiments/bench_certify.py --solve --networks 50-100x3-10 100-100x10-10 --repeat 3
 """
 
 from __future__ import annotations
@@ -53,11 +56,12 @@ def weights(name: str) -> list[np.ndarray]:
             for k in range(len(widths) - 1)]
 
 
-def timed_calls(lipsdp, net) -> dict:
+def timed_calls(lipsdp, net, solve: bool) -> dict:
     """The calls timed on ``net`` (the multipliers certified are ECLipsE-Fast's)."""
     ef = lipsdp.closed_form(net, "eclipse-fast")
     ts, rho, Ws = ef.multipliers, ef.value**2, list(net.weights)
-    return {
+    extra = {"solve": lambda: lipsdp.solve(net)} if solve else {}
+    return {**extra,
         "certify": lambda: lipsdp.certify(net, ts, rho=rho),
         "certify-cold": lambda: lipsdp.certify(Ws, ts, rho=rho),
         "eclipse-fast": lambda: lipsdp.closed_form(net, "eclipse-fast"),
@@ -65,14 +69,14 @@ def timed_calls(lipsdp, net) -> dict:
     }
 
 
-def child(names: list[str], repeat: int) -> None:
+def child(names: list[str], repeat: int, solve: bool) -> None:
     """Time the importable ``lipsdp`` and print one JSON line per network."""
     import lipsdp
 
     for name in names:
         net = lipsdp.Network(weights(name))
         row = {"network": name, "lipsdp": str(Path(lipsdp.__file__).parent)}
-        for key, fn in timed_calls(lipsdp, net).items():
+        for key, fn in timed_calls(lipsdp, net, solve).items():
             times, value = [], None
             for _ in range(repeat):
                 start = time.perf_counter()
@@ -84,12 +88,14 @@ def child(names: list[str], repeat: int) -> None:
         print(json.dumps(row), flush=True)
 
 
-def run_child(pythonpath: str | None, names: list[str], repeat: int) -> list[dict]:
+def run_child(pythonpath: str | None, names: list[str], repeat: int, solve: bool) -> list[dict]:
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
+    flags = ["--solve"] if solve else []
     out = subprocess.run(
-        [sys.executable, __file__, "--child", "--repeat", str(repeat), "--networks", *names],
+        [sys.executable, __file__, "--child", "--repeat", str(repeat), *flags,
+         "--networks", *names],
         capture_output=True, text=True, env=env, check=True, cwd=tempfile.gettempdir(),
     )
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
@@ -101,10 +107,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per package")
     parser.add_argument("--baseline-commit", default="16e6362")
+    parser.add_argument("--solve", action="store_true",
+                        help="also time lipsdp.solve(net) (solver='auto', to its default accuracy)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.networks, args.repeat)
+        child(args.networks, args.repeat, args.solve)
         return
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "baseline"
@@ -113,8 +121,8 @@ def main() -> None:
         try:
             rows: dict[str, list[dict]] = {"now": [], "baseline": []}
             for _ in range(args.rounds):
-                rows["now"] += run_child(None, args.networks, args.repeat)
-                rows["baseline"] += run_child(str(base), args.networks, args.repeat)
+                rows["now"] += run_child(None, args.networks, args.repeat, args.solve)
+                rows["baseline"] += run_child(str(base), args.networks, args.repeat, args.solve)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
                            check=False)
@@ -124,7 +132,8 @@ def main() -> None:
     print(f"{'network':<18}{'call':<14}{'baseline':>10}{'now':>10}{'now/base':>10}"
           f"{'value now/base - 1':>20}")
     for name in args.networks:
-        for key in ("certify", "certify-cold", "eclipse-fast", "lookahead"):
+        keys = ("solve",) * args.solve + ("certify", "certify-cold", "eclipse-fast", "lookahead")
+        for key in keys:
             b = min(r[key] for r in rows["baseline"] if r["network"] == name)
             n = min(r[key] for r in rows["now"] if r["network"] == name)
             vb = next(r[key + "_value"] for r in rows["baseline"] if r["network"] == name)
