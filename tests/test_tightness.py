@@ -4,7 +4,9 @@
 commit 16e6362, when certification was a float64 check with a relative margin of 1e-10
 (``experiments/proof_tightness.py`` wrote them and prints the comparison). A proved value may be
 higher only by the proof's own cost (below 1e-9 relative) or where the old value was not a
-bound (checked in 60 digits); it is never much lower (the methods are the same).
+bound (checked in 60 digits); it is never much lower (the methods are the same). The
+sequential variant's chained stage solves move with the installed solver's release (by < 1e-6,
+either way; each such value is a bound in 60 digits).
 """
 
 from __future__ import annotations
@@ -59,17 +61,26 @@ def old_value_fails_on_the_ray(net, res, old):
 #: Entries whose value also moves with a solver's stopping point: a rounding-level change of the
 #: formulation (its closed-form reference point) moves the point within the solver's
 #: tolerance, about 1e-9 relative, whatever the proof does.
-SOLVER_NOISE = ("solve:chordal:", "solve:split2:", "solve:sequential:")
+SOLVER_NOISE = ("solve:chordal:", "solve:split2:")
+#: Entries computed by a chain of solver calls (the sequential variant's stages).
+STAGED = ("solve:sequential:",)
 
 
 def test_every_stored_value_is_matched_within_the_proofs_cost():
-    compared, higher = 0, []
+    compared, higher, staged = 0, [], []
     for name, row in DATA["values"].items():
         net = grid_network(name)
         for key, old in row.items():
             res = call(net, key)
             assert res.certified, (name, key, res.status)
             compared += 1
+            if key.startswith(STAGED):
+                # A chain of stage solves: the installed Clarabel's stopping points move the
+                # value either way (up to 1.4e-7 between releases); a bound in 60 digits.
+                staged.append((name, key, res.value / old - 1))
+                assert abs(res.value / old - 1) <= 1e-6, staged[-1]
+                assert mp_certifies(net.weights, net.slopes, res.value**2, res.multipliers)
+                continue
             assert res.value >= old * (1 - 1e-8), (name, key, res.value / old - 1)
             if res.value <= old * (1 + 1e-9):
                 continue
@@ -80,6 +91,7 @@ def test_every_stored_value_is_matched_within_the_proofs_cost():
             assert old_value_fails_on_the_ray(net, res, old), (name, key)
     assert compared == 285
     assert len(higher) <= 4, higher
+    assert len(staged) == 18
 
 
 def test_the_proofs_own_cost_on_the_grid():
