@@ -701,16 +701,15 @@ def solve_sequential(
             used.add(sres.solver)
             solve_time += sres.solve_time
             iterations += sres.iterations
-        if problem is None:
-            pass
-        elif not sres.ok or not np.all(np.isfinite(sres.x)):
-            reason = f"stage solve: {sres.status}"
-        elif not sres.x[0] > 0:
-            reason = f"stage solve returned s = {sres.x[0] * scale_s:g}"
-        else:
-            y = np.maximum(sres.x[1:], 0.0)
-            lam = float(lam_cf[0]) * (np.full(W.shape[0], y[0]) if multipliers == "layer" else y)
-            s_value = float(sres.x[0] * scale_s)
+            if not sres.ok or not np.all(np.isfinite(sres.x)):
+                reason = f"stage solve: {sres.status}"
+            elif not sres.x[0] > 0:
+                reason = f"stage solve returned s = {sres.x[0] * scale_s:g}"
+            else:
+                y = np.maximum(sres.x[1:], 0.0)
+                lam = float(lam_cf[0]) * (np.full(W.shape[0], y[0]) if multipliers == "layer"
+                                          else y)
+                s_value = float(sres.x[0] * scale_s)
         Mk, how = None, "closed-form"
         if lam is not None:
             try:
