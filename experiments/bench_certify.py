@@ -33,27 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
+from common import gaussian_weights, parse_widths
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_NETWORKS = ("100-200x10-10", "100-100x50-10", "784-400-400-10")
 
 
-def parse_widths(name: str) -> list[int]:
-    """``"100-200x10-10"`` -> ``[100, 200 (ten times), 10]``."""
-    widths = []
-    for part in name.split("-"):
-        if "x" in part:
-            w, k = part.split("x")
-            widths += [int(w)] * int(k)
-        else:
-            widths.append(int(part))
-    return widths
-
-
 def weights(name: str) -> list[np.ndarray]:
+    """The seeded weights of the network ``name`` (widths like ``100-200x10-10``; the seed is
+    the sum of its widths)."""
     widths = parse_widths(name)
-    rng = np.random.default_rng(sum(widths))
-    return [rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k])
-            for k in range(len(widths) - 1)]
+    return gaussian_weights(widths, seed=sum(widths))
 
 
 def timed_calls(lipsdp, net, solve: bool) -> dict:
@@ -103,7 +93,8 @@ def run_child(pythonpath: str | None, names: list[str], repeat: int, solve: bool
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--networks", nargs="+", default=list(DEFAULT_NETWORKS))
+    parser.add_argument("--networks", nargs="+", default=list(DEFAULT_NETWORKS),
+                        help="seeded networks by their widths, e.g. 100-200x10-10")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per package")
     parser.add_argument("--baseline-commit", default="16e6362")

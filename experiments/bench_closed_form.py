@@ -26,17 +26,14 @@ import numpy as np
 
 import lipsdp
 
+from common import deep_widths, gaussian_network
+
 CASES = {"10x1000": (256, 1000, 10), "100x256": (256, 256, 100)}
 
 
 def make_net(n0: int, width: int, depth: int, seed: int = 0) -> lipsdp.Network:
-    rng = np.random.default_rng(seed)
-    widths = [n0] + [width] * depth + [10]
-    weights = [
-        rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k])
-        for k in range(len(widths) - 1)
-    ]
-    return lipsdp.Network(weights)
+    """Input ``n0``, ``depth`` hidden layers of ``width``, 10 outputs; seeded Gaussian weights."""
+    return gaussian_network(deep_widths(n0, width, depth, 10), seed)
 
 
 def numpy_eclipse_fast(weights: list[np.ndarray], m: float = 0.5) -> float:

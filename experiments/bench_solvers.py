@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common import gaussian_weights, parse_widths
+
 #: Benchmark networks by their widths (``parse_widths``): name -> in ``--quick``.
 NETWORKS = {
     "20-40x3-5": True,
@@ -65,25 +67,6 @@ TARGET_GAP = 1e-6
 #: Depths of the 100-wide cost-versus-depth curve (``--depth-curve``).
 DEPTHS = (5, 10, 20, 30, 40, 50)
 PEERS = ("CVXOPT", "SDPA", "SCS", "CLARABEL")
-
-
-def random_network(widths: list[int], seed: int = 0) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [
-        rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k])
-        for k in range(len(widths) - 1)
-    ]
-
-
-def parse_widths(spec: str) -> list[int]:
-    """``"50-100x3-10"`` -> ``[50, 100, 100, 100, 10]``."""
-    widths: list[int] = []
-    for token in spec.split("-"):
-        width, _, count = token.partition("x")
-        widths += [int(width)] * int(count or 1)
-    if len(widths) < 2 or min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"{spec!r}: expected widths like 50-100x3-10")
-    return widths
 
 
 def naive_cvxpy(weights: list[np.ndarray], solver: str) -> tuple[float, list[np.ndarray]]:
@@ -118,7 +101,7 @@ def _child(path: str, widths: list[int] | str, memory_mb: int, queue, options=No
     out: dict = {}
     try:
         weights = (lipsdp.load_weights(widths) if isinstance(widths, str)
-                   else random_network(widths))
+                   else gaussian_weights(widths, seed=0))
         start = time.perf_counter()
         kind, name = path.split("/", 1)
         if "@" in name:
@@ -364,7 +347,7 @@ def kernels(repeats: int = 30) -> None:
         t_chol = median_ms(lambda: lapack.dpotrf(S, lower=1))
         t_inv = median_ms(lambda: lapack.dpotri(L, lower=1))
     floor = 5 * t_mm + 2 * t_chol + t_inv
-    weights = random_network(widths)
+    weights = gaussian_weights(widths, seed=0)
     lipsdp.solve(weights, solver="lowrank-ipm")
     solves = []
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -417,7 +400,7 @@ def profile(args) -> None:
 
     import lipsdp
 
-    weights = random_network(args.profile)
+    weights = gaussian_weights(args.profile, seed=0)
     options = {"gap_tol": args.gap_tol} if args.gap_tol > 0 else None
     res = lipsdp.solve(weights, solver=args.solver, options=options)
     profiler = Profiler(interval=0.0005 if res.total_time < 5 else 0.002)

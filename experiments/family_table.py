@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 import lipsdp
+
+from common import deep_widths, gaussian_weights, load_glipsdp_fnn
 
 DEFAULT_DATA = Path(os.environ.get("LIPSDP_DATA", Path(__file__).resolve().parents[2] / "shared"
                                    / "data"))
@@ -32,10 +33,8 @@ def random_networks() -> list[tuple[str, lipsdp.Network]]:
     for depth in (1, 2, 4, 6, 10):
         for width in (16, 32, 64):
             for seed in range(2):
-                rng = np.random.default_rng(1000 * depth + 10 * width + seed)
-                widths = [8] + [width] * depth + [4]
-                W = [rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k])
-                     for k in range(len(widths) - 1)]
+                W = gaussian_weights(deep_widths(8, width, depth, 4),
+                                     seed=1000 * depth + 10 * width + seed)
                 name = f"rand {depth}x{width} s{seed}"
                 nets.append((name + " relu", lipsdp.Network(W)))
                 # Slopes (0, b) only rescale every ratio of the ReLU case (p = 0), so the other
@@ -43,13 +42,6 @@ def random_networks() -> list[tuple[str, lipsdp.Network]]:
                 if seed == 0:
                     nets.append((name + " leaky0.1", lipsdp.Network(W, (0.1, 1.0))))
     return nets
-
-
-def _glipsdp_fnn(path: Path) -> list[np.ndarray]:
-    data = scipy.io.loadmat(path)
-    keys = sorted((k for k in data if k.startswith("fc") and k.endswith("_weight")),
-                  key=lambda k: int(k[2:].split("_")[0]))
-    return [np.asarray(data[k]).T for k in keys]  # stored (in, out)
 
 
 def real_networks(data: Path) -> list[tuple[str, lipsdp.Network]]:
@@ -68,7 +60,7 @@ def real_networks(data: Path) -> list[tuple[str, lipsdp.Network]]:
         for seed in range(10):
             p = fnn / f"{kind}_seed{seed}_weights.mat"
             if p.exists():
-                nets.append((f"{kind} s{seed}", lipsdp.Network(_glipsdp_fnn(p))))
+                nets.append((f"{kind} s{seed}", lipsdp.Network(load_glipsdp_fnn(p))))
     mlp = data / "GLipSDP/Scalability/exported_mnist_models"
     for depth in (3, 5, 9, 17, 33, 65):
         for width in (16, 32, 64):

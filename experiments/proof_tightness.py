@@ -25,19 +25,16 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 import lipsdp
+
+from common import gaussian_network
 
 STORED = Path(__file__).resolve().parents[1] / "tests" / "data" / "pre_proof_values.json"
 
 
 def network(spec: dict) -> lipsdp.Network:
     """A grid network: Gaussian weights scaled by 1/sqrt(fan_in), as in tests/conftest.py."""
-    widths, rng = spec["widths"], np.random.default_rng(spec["seed"])
-    W = [rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k])
-         for k in range(len(widths) - 1)]
-    return lipsdp.Network(W, tuple(spec["slopes"]))
+    return gaussian_network(spec["widths"], spec["seed"], tuple(spec["slopes"]))
 
 
 def run(net: lipsdp.Network, key: str) -> lipsdp.LipschitzResult:

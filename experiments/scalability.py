@@ -35,10 +35,10 @@ import time
 import traceback
 from pathlib import Path
 
-import numpy as np
-
 import lipsdp
 import solvers
+
+from common import deep_widths, gaussian_network
 
 #: Faster backends first: the one that runs the 20 x 100 network is the first installed.
 FASTEST_FIRST = ("banded-ipm", "lowrank-ipm", "cvxpy:CVXOPT", "cvxpy:MOSEK", "scs", "clarabel")
@@ -75,12 +75,8 @@ def backends() -> list[str]:
 
 
 def random_network(depth: int, width: int, seed: int) -> lipsdp.Network:
-    rng = np.random.default_rng(seed)
-    widths = [width] + [width] * depth + [5]
-    return lipsdp.Network(
-        [rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k])
-         for k in range(len(widths) - 1)]
-    )
+    """Input ``width``, ``depth`` hidden layers of ``width``, 5 outputs; seeded weights."""
+    return gaussian_network(deep_widths(width, width, depth, 5), seed)
 
 
 # --- one run in its own process ---------------------------------------------------------------

@@ -18,15 +18,13 @@ import numpy as np
 
 import lipsdp
 
+from common import gaussian_network
+
 WIDTHS = ([4, 8, 6, 2], [8, 16, 16, 16, 4], [6, 30, 30, 3], [10, 20, 20, 20, 20, 5])
 
 
 def network(widths: list[int], seed: int) -> lipsdp.Network:
-    rng = np.random.default_rng(seed)
-    return lipsdp.Network([
-        rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k])
-        for k in range(len(widths) - 1)
-    ])
+    return gaussian_network(widths, seed)
 
 
 def perturbed(net: lipsdp.Network, step: float, seed: int) -> lipsdp.Network:
