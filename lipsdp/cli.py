@@ -1,8 +1,12 @@
-"""Command line: ``lipsdp solve [FILE] [--variant V] [--multipliers M] [--solver S] [--json]``."""
+"""Command line: ``lipsdp solve [FILE] [--variant V] [--multipliers M] [--solver S] [--json]``.
+
+Also ``python -m lipsdp ...`` (``lipsdp/__main__.py``), ``lipsdp solvers`` and ``lipsdp --version``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
 import math
@@ -21,11 +25,23 @@ SDP_METHOD = "lipsdp"
 METHODS = (SDP_METHOD, *CLOSED_FORM_METHODS)
 
 
+def _installed_version() -> str:
+    """The installed distribution's version, else the package's ``__version__`` (a source tree
+    on ``sys.path`` without an install), else ``"unknown"``."""
+    try:
+        return importlib.metadata.version("lipsdp")
+    except importlib.metadata.PackageNotFoundError:
+        import lipsdp
+
+        return getattr(lipsdp, "__version__", "unknown")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lipsdp",
         description="Certified upper bounds on the l2 Lipschitz constant of feed-forward networks.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("solve", help="bound the Lipschitz constant of a network")
     s.add_argument("file", nargs="?", help=".npz or .mat weights (default: the bundled example)")
