@@ -44,20 +44,12 @@ import scipy.optimize as sopt
 import scipy.sparse.linalg as ssla
 from scipy.linalg import blas
 
-from .certify import (
-    StagePolicy,
-    _cholesky,
-    _gram,
-    _max_gram_eig,
-    _solve_lower,
-    certify_direction,
-    failed,
-    prove,
-    result_of,
-)
+from .certify import certify_direction, failed, result_of
 from .composition import constant_reason, is_linear, linear_bound, proved_naive
 from .network import Network, as_network
+from .proof import StagePolicy, prove
 from .result import LipschitzResult
+from .rounding import _cholesky, _gram, _max_gram_eig, _solve_lower
 from .scaling import normalise, result_to_user
 
 __all__ = ["CLOSED_FORM_METHODS", "closed_form", "naive_bound", "naive_directions"]

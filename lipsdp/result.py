@@ -1,4 +1,5 @@
-"""The one result type returned by every method of the package."""
+"""The result types: :class:`LipschitzResult` (every upper bound), :class:`LowerBoundResult`
+and :class:`BracketResult`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Certificate", "LipschitzResult"]
+__all__ = ["BracketResult", "Certificate", "LipschitzResult", "LowerBoundResult"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,3 +178,96 @@ class LipschitzResult:
             "iterations": self.iterations,
             "parts": [p.to_dict() for p in self.parts],
         }
+
+
+@dataclass(frozen=True)
+class LowerBoundResult:
+    """A lower bound and the point that attains it.
+
+    Attributes
+    ----------
+    value : float
+    kind : {"lipschitz", "lipsdp"}
+        ``"lipschitz"``: a lower bound on the true Lipschitz constant of the network with the given
+        activation (so on every valid upper bound). ``"lipsdp"``: a lower bound on the LipSDP
+        optimum for the network's slope class only.
+    method : {"jacobian", "slope-class"}
+    x : ndarray or None
+        The input where the Jacobian norm is ``value`` (``"jacobian"``).
+    D : list of ndarray
+        The diagonal slopes: ``phi'(z_k(x))`` for ``"jacobian"``, the maximising vertex of
+        ``[alpha_k, beta_k]`` for ``"slope-class"``.
+    direction : ndarray
+        Unit input vector ``v`` with ``||J v||_2 = value`` (top right singular vector).
+    time : float
+        Seconds.
+    evaluations : int
+        Jacobians (or products) evaluated.
+    info : dict
+    """
+
+    value: float
+    kind: str
+    method: str
+    x: np.ndarray | None
+    D: list[np.ndarray]
+    direction: np.ndarray
+    time: float = 0.0
+    evaluations: int = 0
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("lipschitz", "lipsdp"):
+            raise ValueError(f"kind is {self.kind!r}; expected 'lipschitz' or 'lipsdp'")
+
+    def __repr__(self) -> str:
+        return (f"LowerBoundResult(value={self.value:.10g}, kind={self.kind!r}, "
+                f"method={self.method!r}, time={self.time:.3g}s)")
+
+
+@dataclass(frozen=True)
+class BracketResult:
+    """Where the LipSDP optimum lies: ``lower <= LipSDP optimum <= upper``.
+
+    Attributes
+    ----------
+    lower : float
+        Lower bound on the LipSDP optimum: the larger of the slope-class bound and the Jacobian
+        bound (the latter counts because the activation satisfies the slope restriction).
+    upper : float
+        Certified upper bound on the true ``L`` (and at least the LipSDP optimum, being a feasible
+        point of it).
+    gap : float
+        ``upper / lower - 1`` (``inf`` when ``lower = 0``), the definition of
+        ``lipsdp.solve``'s ``certified_gap`` and ``gap_tol``.
+    lower_true : float
+        Lower bound on the true ``L`` of the network with its actual activation (``nan`` when no
+        Jacobian bound was computed). ``lower_true <= L <= upper``.
+    lower_method, upper_method : str
+        Which method produced ``lower`` and ``upper`` (``"slope-class"``/``"jacobian"``; a
+        closed-form method name, or ``"solve:<backend>"``).
+    upper_result : LipschitzResult
+        The certified result behind ``upper`` (its multipliers certify it).
+    lower_results : dict of str to LowerBoundResult
+        ``"slope-class"`` and, when computed, ``"jacobian"``.
+    total_time : float
+    info : dict
+        ``"closed_form"``: the closed-form result; ``"solve"``: the solve result or why it was
+        skipped.
+    """
+
+    lower: float
+    upper: float
+    gap: float
+    lower_true: float
+    lower_method: str
+    upper_method: str
+    upper_result: LipschitzResult
+    lower_results: dict
+    total_time: float = 0.0
+    info: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"BracketResult(lower={self.lower:.6g} [{self.lower_method}], "
+                f"upper={self.upper:.6g} [{self.upper_method}], gap={self.gap:.3g}, "
+                f"lower_true={self.lower_true:.6g})")

@@ -10,6 +10,7 @@ import lipsdp
 from conftest import random_weights
 
 bounds_module = importlib.import_module("lipsdp.bounds")
+bracketing_module = importlib.import_module("lipsdp.bracketing")
 api_module = importlib.import_module("lipsdp.api")
 
 NAMED = ["relu", "leaky_relu", "tanh", "sigmoid", "elu", "softplus"]
@@ -182,7 +183,7 @@ class TestBracket:
             return warm_start
 
         monkeypatch.setattr(api_module, "solve", fake_solve)
-        monkeypatch.setattr(bounds_module, "supports_gap_tol", lambda name: supported)
+        monkeypatch.setattr(bracketing_module, "supports_gap_tol", lambda name: supported)
         options = {"max_iter": 10}
         lipsdp.bracket(random_weights(rng, [3, 6, 2]), solve=True, solver="scs",
                        gap_tol=1e-9, options=options)
