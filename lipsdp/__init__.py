@@ -19,7 +19,7 @@ from .certify import certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
 from .io import example_network, load_network, load_weights
 from .network import RELU, Network
-from .result import Certificate, LipschitzResult
+from .result import Certificate, LipschitzResult, Status
 from .solver_choice import choose_solver, choose_solver_for_side
 from .variants import VARIANTS
 
@@ -37,6 +37,7 @@ __all__ = [
     "LipschitzResult",
     "LowerBoundResult",
     "Network",
+    "Status",
     "bracket",
     "certify",
     "choose_solver",

@@ -21,7 +21,7 @@ from solvers.backends.ipm_backend import SINGLE_THREAD_MAX_SIDE
 from .certify import certify_direction
 from .closed_form import composition_result
 from .network import Network, as_network
-from .result import LipschitzResult
+from .result import LipschitzResult, Status
 from .scaling import normalise, result_to_user
 from .solver_choice import (  # noqa: F401  (re-exported: lipsdp.api is where they were)
     ANYTIME_BACKENDS,
@@ -161,7 +161,7 @@ def solve(
     warm = warm_start_point(net, normed, scaling, warm_start)
     if net.n_hidden == 0:
         res, _ = certify_direction(normed, [], method=method)
-        res = replace(res, status="optimal" if res.certified else res.status, variant=variant,
+        res = replace(res, status=Status.OPTIMAL if res.certified else res.status, variant=variant,
                       solver=None)
     else:
         # Small dense kernels: one BLAS thread (see solvers.backends.ipm_backend.solve).

@@ -17,7 +17,7 @@ import numpy as np
 
 from .network import Network, as_network
 from .proof import Proof, StagePolicy, prove
-from .result import Certificate, LipschitzResult
+from .result import Certificate, LipschitzResult, Status
 
 __all__ = ["Proof", "StagePolicy", "certify", "certify_direction", "prove"]
 
@@ -50,7 +50,7 @@ def failed(method: str, reason: str, *, info: dict | None = None,
            **fields: object) -> LipschitzResult:
     """The uncertified result: ``nan``, no multipliers, a status that says why."""
     return LipschitzResult(value=np.nan, certified=False, multipliers=[],
-                           status=f"not_certified: {reason}", method=method,
+                           status=Status.NOT_CERTIFIED, message=reason, method=method,
                            info={"reason": reason, **(info or {})}, **fields)
 
 
@@ -69,7 +69,7 @@ def result_of(proof: Proof, method: str, ts: list[np.ndarray] | None = None) -> 
         value=value,
         certified=True,
         multipliers=ts,
-        status="certified",
+        status=Status.CERTIFIED,
         method=method,
         published_value=value,
         certificate=Certificate(rho=proof.rho, multipliers=tuple(ts)),

@@ -48,7 +48,7 @@ from .certify import certify_direction, failed, result_of
 from .composition import constant_reason, is_linear, linear_bound, proved_naive
 from .network import Network, as_network
 from .proof import StagePolicy, prove
-from .result import LipschitzResult
+from .result import LipschitzResult, Status
 from .rounding import _cholesky, _gram, _max_gram_eig, _solve_lower
 from .scaling import normalise, result_to_user
 
@@ -478,7 +478,7 @@ def _member(choose: Callable[[Network], MethodOutput], name: str):
     def run(net: Network) -> LipschitzResult:
         if net.n_hidden == 0:
             res, _ = certify_direction(net, [], method=name)
-            return replace(res, status="closed_form" if res.certified else res.status)
+            return replace(res, status=Status.CLOSED_FORM if res.certified else res.status)
         try:
             lams, published, info = choose(net)
             res, _ = certify_direction(net, lams, method=name)
@@ -487,7 +487,7 @@ def _member(choose: Callable[[Network], MethodOutput], name: str):
             return failed(name, f"{name} failed: {exc}")
         if not res.certified:
             return replace(res, published_value=np.nan if published is None else published)
-        return replace(res, status="closed_form",
+        return replace(res, status=Status.CLOSED_FORM,
                        published_value=res.value if published is None else published,
                        info={**res.info, **info})
 
@@ -511,10 +511,10 @@ def _naive_on(net: Network) -> LipschitzResult:
         proof = prove(net, [2.0 * t / rho for t in ts], rho=rho)
         if proof.ok:
             res = result_of(proof, "naive", ts)
-            return replace(res, value=value, published_value=value, status="closed_form",
+            return replace(res, value=value, published_value=value, status=Status.CLOSED_FORM,
                            info={**res.info, "certified_by": "multipliers"})
         info["multipliers"] = proof.reason
-    return LipschitzResult(value=value, certified=True, multipliers=[], status="closed_form",
+    return LipschitzResult(value=value, certified=True, multipliers=[], status=Status.CLOSED_FORM,
                            method="naive", published_value=value, info=info)
 
 
@@ -529,7 +529,7 @@ def _best_on(net: Network) -> LipschitzResult:
             values[name] = f"skipped: {_eclipse_unsupported(net)}"
             continue
         res = run(net)
-        values[name] = res.value if res.certified else res.status
+        values[name] = res.value if res.certified else res.summary
         if res.certified and (winner is None or res.value < winner.value):
             winner = res
     if winner is None:
@@ -570,7 +570,7 @@ def composition_result(net: Network, method: str) -> LipschitzResult | None:
     reason = constant_reason(net)
     if reason:
         return LipschitzResult(value=0.0, certified=True, multipliers=[],
-                               status="constant_network", method=method, published_value=0.0,
+                               status=Status.CONSTANT_NETWORK, method=method, published_value=0.0,
                                info={"certified_by": f"constant network: {reason}"})
     if is_linear(net) and method != "naive":
         normed, scaling = normalise(net)
@@ -578,7 +578,7 @@ def composition_result(net: Network, method: str) -> LipschitzResult | None:
         if not np.isfinite(value):
             return failed(method, "the linear network's product could not be bounded")
         res = LipschitzResult(value=value, certified=True, multipliers=[],
-                              status="linear_network", method=method, published_value=value,
+                              status=Status.LINEAR_NETWORK, method=method, published_value=value,
                               info={"certified_by": "linear network: |prod c_k| ||W_l ... W_0||",
                                     **info})
         return result_to_user(res, scaling)

@@ -441,8 +441,8 @@ def lower_bound(
         sigma, _, v = _top_singular(normed.weights[0])
         sigma = to_user_value(sigma, scaling.value_exponent, upper=False)
         kind = "lipschitz" if method == "jacobian" else "lipsdp"
-        return LowerBoundResult(sigma, kind, method, None, [], v,
-                                time.perf_counter() - start, 1)
+        return LowerBoundResult(sigma, kind, method, None, [], v, evaluations=1,
+                                total_time=time.perf_counter() - start)
     if method == "jacobian":
         acts = _activations(activation, net)
         extra = _as_input_starts(starts, net, input_scale)
@@ -478,4 +478,4 @@ def _slope_bound_scaled(net, rng, ascent_steps, n_restarts, starts) -> LowerBoun
 def _with_time(res: LowerBoundResult, seconds: float) -> LowerBoundResult:
     from dataclasses import replace
 
-    return replace(res, time=seconds)
+    return replace(res, total_time=seconds)

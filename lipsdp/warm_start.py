@@ -10,7 +10,7 @@ import numpy as np
 from .certify import _as_multipliers, certify_direction
 from .closed_form import naive_bound
 from .network import Network
-from .result import Certificate, LipschitzResult
+from .result import Certificate, LipschitzResult, Status
 from .scaling import Scaling
 
 __all__ = ["WarmStart", "fallback_to_warm_start", "prove_warm", "warm_start_point"]
@@ -78,7 +78,7 @@ def warm_start_point(net: Network, normed: Network, scaling: Scaling,
             )
         res = closed_form(normed, warm_start)  # proved for this network, in its units
         if not res.certified or not res.multipliers:
-            logger.info("warm_start %r gives no multipliers (%s)", warm_start, res.status)
+            logger.info("warm_start %r gives no multipliers (%s)", warm_start, res.summary)
             return None
         return WarmStart(res.value**2, res.multipliers, warm_start, proved=res)
     if isinstance(warm_start, LipschitzResult):
@@ -132,7 +132,10 @@ def fallback_to_warm_start(
         certified=True,
         multipliers=[np.array(t, dtype=float, copy=True) for t in warm_start[1]],
         certificate=warm_start.certificate,
-        status=f"fallback: solver {why}; value from warm start {warm_start.source}",
+        status=Status.FALLBACK,
+        message=f"solver {why}; value from warm start {warm_start.source}",
         published_value=value0,
-        info={**fields, "warm_start_value": value0, "solver_status": res.status},
+        info={**fields, "warm_start_value": value0, "solver_status": res.summary},
+        proved_gap=(value0 / res.lower_bound - 1.0 if res.lower_bound > 0 else np.inf)
+        if np.isfinite(res.lower_bound) else np.nan,
     )

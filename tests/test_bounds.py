@@ -227,10 +227,12 @@ class TestWarmStartFallback:
             "eclipse-fast", "lookahead") else ref.value
         res = lipsdp.solve(net, solver="scs", options={"max_iter": 5}, warm_start=warm)
         assert res.certified
-        assert res.status.startswith("fallback: solver")
+        assert res.status is lipsdp.Status.FALLBACK
+        assert res.message.startswith("solver ")
         assert res.value == pytest.approx(expected, rel=1e-9)
         source = {"result": "lookahead", "multipliers": "multipliers"}.get(start, start)
-        assert res.status.endswith(f"value from warm start {source}")
+        assert res.message.endswith(f"value from warm start {source}")
+        assert res.summary == f"fallback: {res.message}"
         assert res.solver == "scs"
         # The multipliers certify the value (independent re-check).
         again = lipsdp.certify(net, res.multipliers, rho=res.value**2)

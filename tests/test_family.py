@@ -153,7 +153,8 @@ class TestEclipseFast:
         net = lipsdp.Network(random_weights(rng, [4, 6, 2]))
         res, _ = certify_module.certify_direction(net, lambda k, K: np.ones(3))
         assert not res.certified
-        assert "policy returned bad" in res.status
+        assert res.status is lipsdp.Status.NOT_CERTIFIED
+        assert "policy returned bad" in res.message
 
     @pytest.mark.skipif(
         not HAS_ECLIPSE_NN,

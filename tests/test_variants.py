@@ -180,7 +180,8 @@ def test_split_failed_block_fails_the_whole(rng):
     res = lipsdp.solve(net, variant="split", cuts=[2], solver="faulty", options={"mode": "nan"})
     assert not res.certified
     assert np.isnan(res.value)
-    assert res.status.startswith("part_failed: block 0 (weights[0:2]): solver_failed")
+    assert res.status is lipsdp.Status.PART_FAILED
+    assert res.message.startswith("block 0 (weights[0:2]): solver_failed")
     assert len(res.parts) == 2
 
 

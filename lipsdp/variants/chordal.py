@@ -12,9 +12,9 @@ import solvers
 
 from ..formulation import build_chordal
 from ..network import Network
-from ..result import LipschitzResult
+from ..result import LipschitzResult, Status
 from ..solver_choice import backend_options, choose_solver
-from .common import certify_solution
+from .common import certify_solution, solve_status
 from .options import _check_clique_size, _check_options_mapping, _reject_unknown
 
 __all__ = ["solve_chordal"]
@@ -104,17 +104,19 @@ def solve_chordal(
     }
     if not sres.ok or not np.all(np.isfinite(sres.x)):
         return LipschitzResult(value=np.nan, certified=False, multipliers=[],
-                               status=f"solver_failed: {sres.status}", info=info, **common)
+                               status=Status.SOLVER_FAILED, message=str(sres.status),
+                               info=info, **common)
     rho_hat, ts = formulation.to_multipliers(sres.x)
     objective = float(np.sqrt(rho_hat)) if rho_hat > 0 else np.nan
     if not rho_hat > 0:
         return LipschitzResult(value=np.nan, certified=False, multipliers=[], objective=objective,
-                               status=f"not_certified: solver returned rho = {rho_hat:g}",
+                               status=Status.NOT_CERTIFIED,
+                               message=f"solver returned rho = {rho_hat:g}",
                                info=info, **common)
     res, cert_info = certify_solution(net, rho_hat, ts, method)
     info.update(cert_info)
     if res.certified:
-        status = "optimal" if sres.status is solvers.Status.OPTIMAL else str(sres.status)
+        status = solve_status(sres.status)
     else:
         status = res.status
     return replace(res, status=status, objective=objective, published_value=res.value,

@@ -6,12 +6,14 @@ import logging
 
 import numpy as np
 
+import solvers
+
 from ..certify import certify_direction
 from ..closed_form import naive_bound, naive_directions
 from ..network import Network
-from ..result import LipschitzResult
+from ..result import LipschitzResult, Status
 
-__all__ = ["certify_solution"]
+__all__ = ["certify_solution", "solve_status"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ def certify_solution(
     res, _ = certify_direction(net, [2.0 * t / rho_hat for t in ts], method=method)
     if res.certified:
         return res, info
-    info["raw_certification"] = res.status
+    info["raw_certification"] = res.summary
     rho_ref = naive_bound(net) ** 2
     t_ref = [0.5 * rho_ref * lam for lam in naive_directions(net)]
     for theta in _REPAIR_THETAS:
@@ -41,3 +43,18 @@ def certify_solution(
             logger.info("certified after mixing theta=%g of the naive point", theta)
             return res, info
     return res, info
+
+
+#: How a backend's status reads on a result whose point is proved.
+_SOLVE_STATUS = {
+    solvers.Status.OPTIMAL: Status.OPTIMAL,
+    solvers.Status.OPTIMAL_INACCURATE: Status.OPTIMAL_INACCURATE,
+    solvers.Status.MAX_ITERATIONS: Status.MAX_ITERATIONS,
+    solvers.Status.TIME_LIMIT: Status.TIME_LIMIT,
+}
+
+
+def solve_status(status: solvers.Status) -> Status:
+    """The :class:`~lipsdp.result.Status` of a proved point the backend returned with
+    ``status`` (``STOPPED`` for any status without its own member)."""
+    return _SOLVE_STATUS.get(status, Status.STOPPED)

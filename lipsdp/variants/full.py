@@ -15,10 +15,10 @@ from ..dual import dual_lower_bound
 from ..formulation import build_full
 from ..lowrank import with_lowrank
 from ..network import Network
-from ..result import LipschitzResult
+from ..result import LipschitzResult, Status
 from ..solver_choice import ANYTIME_BACKENDS, backend_options
 from ..warm_start import fallback_to_warm_start
-from .common import certify_solution
+from .common import certify_solution, solve_status
 
 __all__ = ["solve_full"]
 
@@ -138,17 +138,21 @@ def solve_full(
     ):
         # Anytime: a stopped solve returns the best certified iterate, and says so.
         best = anytime.best
+        bounds = {}
         if np.isfinite(anytime.lower):
             info["lower_bound"] = anytime.lower
             info["certified_gap"] = best.value / anytime.lower - 1.0
-        reason = "gap_tol reached" if sres.ok else f"stopped: {sres.status}"
-        return replace(best, status=f"{reason}; best certified iterate",
+            bounds = {"lower_bound": anytime.lower, "proved_gap": info["certified_gap"]}
+        status = Status.GAP_REACHED if sres.ok else Status.BEST_ITERATE
+        message = "" if sres.ok else f"stopped: {sres.status}"
+        return replace(best, status=status, message=message,
                        objective=float(np.sqrt(max(sres.objective * formulation.scale[0], 0))),
-                       info={**best.info, **info}, **common)
+                       info={**best.info, **info}, **bounds, **common)
     if not np.all(np.isfinite(sres.x)):
         # No point to prove; with a warm start proved for this network, its bound instead.
         res = replace(failed(method, f"solver_failed: {sres.status} ({sres.native_status})",
-                             info=info), status=f"solver_failed: {sres.status}", **common)
+                             info=info), status=Status.SOLVER_FAILED,
+                      message=f"{sres.status} ({sres.native_status})", **common)
         return fallback_to_warm_start(res, warm_start, str(sres.status))
     rho_hat, ts = formulation.to_multipliers(sres.x)
     objective = float(np.sqrt(rho_hat)) if rho_hat > 0 else np.nan
@@ -164,28 +168,29 @@ def solve_full(
     ):
         # An earlier iterate proves a smaller bound than the last point (near the optimum the
         # last point can be too close to the boundary for the proof): keep the best.
-        info["final_point"] = res.value if res.certified else res.status
+        info["final_point"] = res.value if res.certified else res.summary
         res = replace(anytime.best, info={**anytime.best.info, "best_iterate": True})
+    bounds = {}
     if res.certified and (sres.dual or "dual_banded" in sres.info):
         dual = formulation.unscale_dual(_dual_of({"dual": sres.dual, **sres.info}))
         lower = dual_lower_bound(net, dual, multipliers)
         if np.isfinite(lower):
             info["lower_bound"] = lower  # lower bound on sqrt(rho*) (docs/math.md §6)
             info["certified_gap"] = res.value / lower - 1.0 if lower > 0 else np.inf
+            bounds = {"lower_bound": lower, "proved_gap": info["certified_gap"]}
+    status, message = res.status, res.message
     if res.certified:
-        status = {solvers.Status.OPTIMAL: "optimal",
-                  solvers.Status.OPTIMAL_INACCURATE: "optimal_inaccurate"}.get(
-            sres.status, f"stopped: {sres.status}; its point certified")
-    else:
-        status = res.status
+        status = solve_status(sres.status)
+        stopped = status not in (Status.OPTIMAL, Status.OPTIMAL_INACCURATE)
+        message = f"stopped: {sres.status}; its point certified" if stopped else ""
     if sres.dual and "dual_nonneg" in sres.info:
         # For a later warm start (e.g. after a training step): the dual in -M's own scale.
         info["warm_dual"] = (formulation.unscale_dual(sres.dual[0]),
                              sres.info["dual_nonneg"] / formulation.scale)
-    res = replace(res, status=status, objective=objective,
+    res = replace(res, status=status, message=message, objective=objective,
                   published_value=res.value if res.certified else np.nan,
-                  info={**res.info, **info}, **common)
-    if status != "optimal":
-        why = str(sres.status) if res.certified else f"{sres.status}, {res.status}"
+                  info={**res.info, **info}, **bounds, **common)
+    if status != Status.OPTIMAL:
+        why = str(sres.status) if res.certified else f"{sres.status}, {res.summary}"
         return fallback_to_warm_start(res, warm_start, why)
     return res

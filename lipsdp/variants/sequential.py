@@ -14,7 +14,7 @@ import solvers
 from ..certify import certify_direction
 from ..formulation import compress_input
 from ..network import Network
-from ..result import LipschitzResult
+from ..result import LipschitzResult, Status
 from ..solver_choice import backend_options, choose_solver
 from .options import _check_options_mapping, _reject_unknown
 
@@ -128,7 +128,7 @@ def _stage_failure(method: str, used: set, k: int, why: str, stage_methods: list
     return LipschitzResult(
         value=np.nan, certified=False, multipliers=[], method=method,
         variant="sequential", solver=",".join(sorted(used)) or None,
-        status=f"not_certified: stage {k}: {why}",
+        status=Status.NOT_CERTIFIED, message=f"stage {k}: {why}",
         info={"stage_methods": stage_methods, "fallback_stages": fallback,
               "fallback_reasons": reasons},
     )
@@ -284,9 +284,9 @@ def solve_sequential(
         "fallback_reasons": reasons,
         "mixed_stages": mixed,
     }
-    status = "certified" if res.certified else res.status
+    status = Status.CERTIFIED if res.certified else res.status
     if res.certified and not fallback and not mixed:
-        status = "optimal"
+        status = Status.OPTIMAL
     return replace(res, status=status, variant="sequential", solver=",".join(sorted(used)),
                    solve_time=solve_time, iterations=iterations,
                    info={**res.info, **info})

@@ -16,7 +16,7 @@ from ..certify import certify_direction
 from ..closed_form import composition_result
 from ..composition import product_up
 from ..network import Network
-from ..result import LipschitzResult
+from ..result import LipschitzResult, Status
 from ..scaling import normalise, result_to_user
 from ..solver_choice import choose_solver
 from .full import solve_full
@@ -49,7 +49,7 @@ def _solve_part(
     normed, scaling = normalise(net)
     if net.n_hidden == 0:
         res, _ = certify_direction(normed, [], method=method)
-        res = replace(res, status="optimal" if res.certified else res.status, variant="full",
+        res = replace(res, status=Status.OPTIMAL if res.certified else res.status, variant="full",
                       solver=None)
     else:
         name = choose_solver(net) if solver == "auto" else solver
@@ -111,7 +111,7 @@ def _combine_split(
         return None, product, info
     res, _ = certify_direction(net, [2.0 * t / rho_total for t in ts], method=method)
     if not res.certified:
-        info["whole_network"] = res.status
+        info["whole_network"] = res.summary
         return None, product, info
     info["whole_network"] = "certified"
     if res.value > product * (1 + 1e-8):
@@ -238,21 +238,22 @@ def solve_split(
     if failed:
         i = failed[0]
         a, b = ranges[i]
-        status = f"part_failed: block {i} (weights[{a}:{b}]): {parts[i].status}"
+        message = f"block {i} (weights[{a}:{b}]): {parts[i].summary}"
         info["failed_blocks"] = failed
-        return LipschitzResult(value=np.nan, certified=False, multipliers=[], status=status,
-                               info=info, **common)
+        return LipschitzResult(value=np.nan, certified=False, multipliers=[],
+                               status=Status.PART_FAILED, message=message, info=info, **common)
     whole, product, combine_info = _combine_split(net, bounds, parts, method)
     info.update(combine_info)
     objectives = [p.objective if np.isfinite(p.objective) else p.value for p in parts]
     objective = float(np.prod(objectives) * np.prod(combine_info["cut_gains"]))
     if whole is not None:
         info["certified_by"] = "network"
-        return replace(whole, status="optimal" if all(p.status == "optimal" for p in parts)
-                        else "certified", objective=objective, published_value=product,
-                        info={**whole.info, **info}, **common)
+        optimal = all(p.status == Status.OPTIMAL for p in parts)
+        return replace(whole, status=Status.OPTIMAL if optimal else Status.CERTIFIED,
+                       objective=objective, published_value=product,
+                       info={**whole.info, **info}, **common)
     info["certified_by"] = "parts"
     logger.info("split: certified by the blocks' certificates (%s)", info["whole_network"])
     return LipschitzResult(value=product, certified=True, multipliers=[],
-                           status="certified_by_parts", objective=objective,
+                           status=Status.CERTIFIED_BY_PARTS, objective=objective,
                            published_value=product, info=info, **common)
