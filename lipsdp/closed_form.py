@@ -46,6 +46,7 @@ from scipy.linalg import blas
 
 from .certify import certify_direction, failed, result_of
 from .composition import constant_reason, is_linear, linear_bound, proved_naive
+from .lmi import lmi_geometry, schur_step
 from .network import Network, as_network
 from .proof import StagePolicy, prove
 from .result import LipschitzResult, Status
@@ -269,17 +270,16 @@ def _eclipse_fast(net: Network) -> MethodOutput:
 
         return choose, None, {}
     lams = []
-    G = None  # Cholesky factor of M_{k-1}; None is the identity
+    M = G = None  # M_{k-1} and its Cholesky factor; None is the identity
     for k in range(net.n_hidden):
         W = net.weights[k]
         V = W.T if G is None else _solve_lower(G, W.T)
         K = _gram(V)  # W_{k-1} M_{k-1}^{-1} W_{k-1}^T
-        m2 = float(m[k]) ** 2
-        lam = _eclipse_lambda(K, float(m[k]), k)
-        lams.append(np.full(K.shape[0], lam))
-        Mk = K * (-m2 * lam * lam)
-        Mk[np.diag_indices_from(Mk)] += lam
-        G = _cholesky(Mk)
+        lam = np.full(K.shape[0], _eclipse_lambda(K, float(m[k]), k))
+        lams.append(lam)
+        # The published M_k: the p term dropped from the pivot (p = 0 in the step).
+        M, _ = schur_step(M, W, lam, 0.0, float(m[k]), factor=G)
+        G = _cholesky(M)
         if G is None:
             raise ValueError(f"ECLipsE-Fast's published pivot M_{k + 1} is not positive definite")
     Wl = net.weights[-1]
@@ -374,14 +374,6 @@ def _lookahead_method(kind: str) -> Callable[[Network], MethodOutput]:
 # --- backward family ------------------------------------------------------------------------
 
 
-def _compressed_input(W0: np.ndarray) -> np.ndarray:
-    """``R^T`` from ``W_0^T = QR`` when ``n_0 > n_1`` (docs/math.md §8; same bound for any T)."""
-    n1, n0 = W0.shape
-    if n0 <= n1:
-        return W0
-    return np.linalg.qr(W0.T, mode="r").T
-
-
 def _backward(net: Network, lookahead: bool, jacobi: bool) -> MethodOutput:
     """Eliminate the blocks of docs/math.md §2 from the output: ``P_l = 2 T_l - W_l^T W_l`` and
     ``P_{k-1} = 2 T_{k-1} - W_{k-1}^T Q_k W_{k-1}`` with ``Q_k = 4 m_k^2 T_k P_k^{-1} T_k -
@@ -394,8 +386,7 @@ def _backward(net: Network, lookahead: bool, jacobi: bool) -> MethodOutput:
     ``rho`` itself), a convex one-dimensional problem once ``H_k`` is eigendecomposed.
     """
     l = net.n_hidden
-    Ws = list(net.weights)
-    Ws[0] = _compressed_input(Ws[0])
+    Ws = list(lmi_geometry(net).weights)  # W_0 compressed (docs/math.md §8; same bound)
     H = _gram(Ws[l])
     taus_D: list[np.ndarray] = [np.zeros(0)] * l
     for k in range(l, 0, -1):

@@ -12,7 +12,7 @@ import scipy.linalg as sla
 import solvers
 
 from ..certify import certify_direction
-from ..formulation import compress_input
+from ..lmi import lmi_geometry, schur_step
 from ..network import Network
 from ..result import LipschitzResult, Status
 from ..solver_choice import backend_options, choose_solver
@@ -34,18 +34,10 @@ _SEQUENTIAL_MIX = (1e-6, 1e-4, 1e-2, 1e-1)
 def _stage_step(
     M: np.ndarray, W: np.ndarray, lam: np.ndarray, p: float, m: float
 ) -> np.ndarray | None:
-    """``M_k = Lambda - m^2 Lambda W X^{-1} W^T Lambda`` with ``X = M + p W^T Lambda W``
-    (docs/math.md §3); None when the pivot ``X`` is not positive definite."""
-    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite M_k is rejected later
-        LW = lam[:, None] * W
-        X = M + p * (W.T @ LW) if p != 0.0 else M
-        try:
-            G = sla.cholesky(0.5 * (X + X.T), lower=True, check_finite=False)
-        except (np.linalg.LinAlgError, ValueError):
-            return None
-        V = sla.solve_triangular(G, LW.T, lower=True, check_finite=False)
-        Mk = np.diag(lam) - m * m * (V.T @ V)
-        return 0.5 * (Mk + Mk.T)
+    """``M_k`` of docs/math.md §3 (:func:`lipsdp.lmi.schur_step`); None when the pivot ``X`` is
+    not positive definite."""
+    out = schur_step(M, W, lam, p, m)
+    return None if out is None else out[0]
 
 
 def _rcond(M: np.ndarray | None) -> float:
@@ -206,8 +198,9 @@ def solve_sequential(
     used: set[str] = set()
     solve_time, iterations = 0.0, 0
     M: np.ndarray | None = None
+    Ws = lmi_geometry(net).weights  # W_0 compressed as in docs/math.md §8
     for k in range(1, net.n_hidden + 1):
-        W = compress_input(net.weights[0]) if k == 1 else net.weights[k - 1]
+        W = Ws[k - 1]
         W_next = net.weights[k]
         if M is None:
             M = np.eye(W.shape[1])
