@@ -6,8 +6,7 @@
 >>> res.value, res.certified
 """
 
-from . import variants as _variants  # noqa: F401  (registers chordal, split, sequential)
-from .api import MULTIPLIERS, VARIANTS, choose_solver, solve
+from .api import MULTIPLIERS, solve
 from .bounds import (
     ACTIVATIONS,
     Activation,
@@ -20,7 +19,9 @@ from .certify import certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
 from .io import example_network, load_network, load_weights
 from .network import RELU, Network
-from .result import Certificate, LipschitzResult
+from .result import Certificate, LipschitzResult, Status
+from .solver_choice import choose_solver, choose_solver_for_side
+from .variants import VARIANTS
 
 __version__ = "0.1.0"
 
@@ -36,9 +37,11 @@ __all__ = [
     "LipschitzResult",
     "LowerBoundResult",
     "Network",
+    "Status",
     "bracket",
     "certify",
     "choose_solver",
+    "choose_solver_for_side",
     "closed_form",
     "example_network",
     "load_network",

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .certify import _gamma, prove, value_from_rho
+from .certify import value_from_rho
 from .network import Network
+from .proof import prove
+from .rounding import _gamma
 
 __all__ = ["constant_reason", "linear_bound", "proved_naive", "proved_norm"]
 

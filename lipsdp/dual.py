@@ -19,7 +19,7 @@ import numpy as np
 
 from solvers import BandedMatrix
 
-from .formulation import compress_input
+from .lmi import lmi_geometry, neuron_terms
 from .network import Network
 
 __all__ = ["dual_lower_bound"]
@@ -71,10 +71,8 @@ def dual_lower_bound(net: Network, Y: np.ndarray, multipliers: str = "neuron") -
     float
         ``L_low`` with ``L_low <= sqrt(rho*)``; ``nan`` if ``Y`` cannot be repaired.
     """
-    Ws = list(net.weights)
-    Ws[0] = compress_input(Ws[0])
-    sizes = [Ws[0].shape[1], *net.hidden_widths]
-    off = np.concatenate([[0], np.cumsum(sizes)])
+    geometry = lmi_geometry(net)
+    Ws, off = geometry.weights, geometry.offsets
     if isinstance(Y, BandedMatrix):
         # Only the pattern is known: a positive definite completion exists iff every clique
         # block passes a Cholesky test, and every quantity below reads pattern entries only.
@@ -97,15 +95,16 @@ def dual_lower_bound(net: Network, Y: np.ndarray, multipliers: str = "neuron") -
             Y = Y + (max(-lam_min, 0.0) * (1 + 1e-9) + 1e-300) * np.eye(Y.shape[0])
     d = np.ones(off[-1])
     for k in range(1, net.n_hidden + 1):
-        a, b = net.slopes[k - 1]
-        p, m2 = a * b, a + b
+        # <G_v, D Y D> = A d_v^2 - B d_v + C with the terms of -dM/dt_v (lipsdp.lmi):
+        # A = c_ee Y_vv, B = -2 c_ew w_v^T (D Y)_{prev,v}, C = c_ww w_v^T (D Y D)_{prev} w_v.
+        c_ee, c_ew, c_ww = neuron_terms(*net.slopes[k - 1])
         prev, cur = slice(off[k - 1], off[k]), slice(off[k], off[k + 1])
         W = Ws[k - 1]
         Yp = d[prev, None] * Y[prev, prev] * d[None, prev]
         Ypc = d[prev, None] * Y[prev, cur]  # current block not yet scaled
-        A = 2.0 * np.diag(Y[cur, cur]).copy()
-        B = 2.0 * m2 * np.einsum("ji,ij->j", W, Ypc)
-        C = 2.0 * p * np.einsum("ji,ik,jk->j", W, Yp, W)
+        A = c_ee * np.diag(Y[cur, cur]).copy()
+        B = (-2.0 * c_ew) * np.einsum("ji,ij->j", W, Ypc)
+        C = c_ww * np.einsum("ji,ik,jk->j", W, Yp, W)
         if multipliers == "layer":
             d[cur] = _largest_root(A.sum(), B.sum(), C.sum())
         else:
@@ -122,13 +121,13 @@ def dual_lower_bound(net: Network, Y: np.ndarray, multipliers: str = "neuron") -
         Yr = d[:, None] * Y * d[None, :]
     # Re-check every constraint of the repaired matrix in float64.
     for k in range(1, net.n_hidden + 1):
-        a, b = net.slopes[k - 1]
+        c_ee, c_ew, c_ww = neuron_terms(*net.slopes[k - 1])
         prev, cur = slice(off[k - 1], off[k]), slice(off[k], off[k + 1])
         W = Ws[k - 1]
         g = (
-            2.0 * np.diag(Yr[cur, cur])
-            + 2.0 * a * b * np.einsum("ji,ik,jk->j", W, Yr[prev, prev], W)
-            - 2.0 * (a + b) * np.einsum("ji,ij->j", W, Yr[prev, cur])
+            c_ee * np.diag(Yr[cur, cur])
+            + c_ww * np.einsum("ji,ik,jk->j", W, Yr[prev, prev], W)
+            + (2.0 * c_ew) * np.einsum("ji,ij->j", W, Yr[prev, cur])
         )
         if (g.sum() if multipliers == "layer" else g.max()) > 0:
             return np.nan

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from solvers import LMIBlock, LMIProblem
 
 from .closed_form import naive_bound, naive_directions
+from .lmi import compress_input, lmi_geometry, neuron_terms, schur_complement
 from .network import Network
 
 logger = logging.getLogger(__name__)
@@ -85,20 +86,6 @@ class Formulation:
         return point / self.scale[: point.size]
 
 
-def compress_input(W0: np.ndarray) -> np.ndarray:
-    """Replace ``W_0`` (``n_1 x n_0``, ``n_0 > n_1``) by the ``n_1 x n_1`` matrix ``R^T``.
-
-    ``W_0`` enters LipSDP only through ``W_0^T (.) W_0`` and ``T_1 W_0``; with the thin QR
-    ``W_0^T = Q R`` the LMI is an orthogonal congruence of the compressed one plus ``-rho I`` on
-    the complement of ``range(Q)``, so the optimum is unchanged (docs/math.md §8).
-    """
-    n1, n0 = W0.shape
-    if n0 <= n1:
-        return W0
-    R = np.linalg.qr(W0.T, mode="r")
-    return R.T
-
-
 def _vec_index(rows: np.ndarray, cols: np.ndarray, m: int) -> np.ndarray:
     return rows + cols * m
 
@@ -155,14 +142,14 @@ def _reference_point(net: Network) -> tuple[float, list[np.ndarray]]:
 
 
 def _lmi_terms(net: Network, multipliers: str) -> _Terms:
-    """Coefficients of ``-M(rho, t)`` (docs/math.md §2) after the input compression of §8."""
+    """Coefficients of ``-M(rho, t)`` (docs/math.md §2) after the input compression of §8: the
+    blocks of :func:`lipsdp.lmi.lmi_geometry`, each neuron's terms from
+    :func:`lipsdp.lmi.neuron_terms`."""
     if net.n_hidden == 0:
         raise ValueError("a network without hidden layers has no LMI; its bound is ||W_0||_2")
-    Ws = list(net.weights)
-    Ws[0] = compress_input(Ws[0])
+    geometry = lmi_geometry(net)
+    Ws, sizes, offsets = geometry.weights, geometry.sizes, geometry.offsets
     hidden = net.hidden_widths
-    sizes = [Ws[0].shape[1], *hidden]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
     # Reference scales from the naive feasible point (always available, positive).
     rho_ref, t_ref = _reference_point(net)
@@ -179,31 +166,31 @@ def _lmi_terms(net: Network, multipliers: str) -> _Terms:
         W = Ws[k - 1]  # (n_k, n_{k-1}')
         nk = W.shape[0]
         ok, op = offsets[k], offsets[k - 1]
-        a, b = net.slopes[k - 1]
+        c_ee, c_ew, c_ww = neuron_terms(*net.slopes[k - 1])
         cols = var + np.arange(nk)
-        # 2 e_j e_j^T on block k.
+        # c_ee e_j e_j^T on block k.
         j = np.arange(nk)
         rows_all.append(ok + j)
         cols_all.append(ok + j)
         var_all.append(cols)
-        vals_all.append(np.full(nk, 2.0))
-        # -(alpha + beta) (e_j w_j^T + w_j e_j^T) between blocks k and k-1.
+        vals_all.append(np.full(nk, c_ee))
+        # c_ew (e_j w_j^T + w_j e_j^T) between blocks k and k-1.
         jj, ii = np.nonzero(W)
         w = W[jj, ii]
         for r, c in ((ok + jj, op + ii), (op + ii, ok + jj)):
             rows_all.append(r)
             cols_all.append(c)
             var_all.append(cols[jj])
-            vals_all.append(-(a + b) * w)
-        # 2 alpha beta w_j w_j^T on block k-1.
-        if a * b != 0.0:
+            vals_all.append(c_ew * w)
+        # c_ww w_j w_j^T on block k-1.
+        if c_ww != 0.0:
             for jn in range(nk):
                 nz = np.flatnonzero(W[jn])
                 r, c = np.meshgrid(op + nz, op + nz, indexing="ij")
                 rows_all.append(r.ravel())
                 cols_all.append(c.ravel())
                 var_all.append(np.full(nz.size * nz.size, cols[jn]))
-                vals_all.append(2.0 * a * b * np.outer(W[jn, nz], W[jn, nz]).ravel())
+                vals_all.append(c_ww * np.outer(W[jn, nz], W[jn, nz]).ravel())
         var += nk
     var_arr = np.concatenate(var_all)
     layer = np.concatenate([[0], *[np.full(n, k + 1) for k, n in enumerate(hidden)]])
@@ -306,13 +293,11 @@ class ChordalFormulation(Formulation):
             Z = block.matrix(x)  # includes +Y of its first block; Y of its last block is 0
             n_last = self.block_sizes[self.cliques[i][1]]
             P, Q, R = Z[:-n_last, :-n_last], Z[:-n_last, -n_last:], Z[-n_last:, -n_last:]
-            try:
-                G = np.linalg.cholesky(P)
-            except np.linalg.LinAlgError:
+            out = schur_complement(P, Q, R)
+            if out is None:
                 logger.debug("warm start is not strictly feasible; overlaps left at zero")
                 return x
-            V = np.linalg.solve(G, Q)
-            Y = R - V.T @ V
+            Y = out[0]
             iu, ju = np.triu_indices(n_last)
             start = self.overlap_offsets[i]
             x[start : start + iu.size] = Y[iu, ju] / self.scale[start : start + iu.size]

@@ -16,18 +16,18 @@ import scipy.sparse as sp
 
 from solvers import LowRank
 
-from .formulation import Formulation, compress_input
+from .formulation import Formulation
+from .lmi import lmi_geometry, neuron_terms
 from .network import Network
 
 __all__ = ["lowrank_factors", "with_lowrank"]
 
 
 def lowrank_factors(net: Network, scale: np.ndarray, multipliers: str) -> LowRank:
-    """Factors of the full formulation's scaled coefficient matrices (same variable order)."""
-    Ws = list(net.weights)
-    Ws[0] = compress_input(Ws[0])
-    sizes = [Ws[0].shape[1], *net.hidden_widths]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    """Factors of the full formulation's scaled coefficient matrices (same variable order): the
+    ``2 x 2`` core of each neuron is :func:`lipsdp.lmi.neuron_terms`."""
+    geometry = lmi_geometry(net)
+    Ws, offsets = geometry.weights, geometry.offsets
     m, n0 = int(offsets[-1]), int(offsets[1])
     rows, cols, vals = [np.arange(n0)], [np.arange(n0)], [np.ones(n0)]
     diag, e_all, off_all = [np.full(n0, scale[0])], [], []
@@ -36,7 +36,7 @@ def lowrank_factors(net: Network, scale: np.ndarray, multipliers: str) -> LowRan
     for k in range(1, net.n_hidden + 1):
         W = Ws[k - 1]
         nk = W.shape[0]
-        a, b = net.slopes[k - 1]
+        c_ee, c_ew, c_ww = neuron_terms(*net.slopes[k - 1])
         if multipliers == "layer":
             var_of = np.full(nk, var)
             var += 1
@@ -52,9 +52,9 @@ def lowrank_factors(net: Network, scale: np.ndarray, multipliers: str) -> LowRan
         rows.append(offsets[k - 1] + ii)
         cols.append(e_cols[jj] + 1)
         vals.append(W[jj, ii])
-        diag.append(np.stack([2.0 * s, 2.0 * a * b * s], axis=1).ravel())
+        diag.append(np.stack([c_ee * s, c_ww * s], axis=1).ravel())
         e_all.append(e_cols)
-        off_all.append(-(a + b) * s)
+        off_all.append(c_ew * s)
         owner.append(np.repeat(var_of, 2))
         col += 2 * nk
     U = sp.csc_matrix(

@@ -1,12 +1,88 @@
-"""The one result type returned by every method of the package."""
+"""The result types: :class:`LipschitzResult` (every upper bound), :class:`LowerBoundResult`
+and :class:`BracketResult`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
-__all__ = ["Certificate", "LipschitzResult"]
+__all__ = [
+    "BracketResult",
+    "Certificate",
+    "LipschitzResult",
+    "LowerBoundResult",
+    "Result",
+    "Status",
+]
+
+
+class Status(str, Enum):
+    """What a :class:`LipschitzResult`'s ``value`` is: the fixed set every ``status`` is drawn
+    from. A ``str`` enum: ``Status.OPTIMAL == "optimal"``, and it prints as its value. The
+    free-text detail (which pivot failed, which block, why the solver stopped) is the result's
+    ``message``.
+
+    Certified (``value`` proved):
+
+    - ``OPTIMAL``: the backend reached its optimum and its point is proved (for ``"split"``:
+      every part's was; for ``"sequential"``: no stage fell back on the closed form).
+    - ``OPTIMAL_INACCURATE``: the backend's optimum, reached at reduced accuracy; its point is
+      proved.
+    - ``GAP_REACHED``: ``options["gap_tol"]`` met: a certified iterate within that relative gap
+      of a proved lower bound (``lower_bound``, ``proved_gap``).
+    - ``BEST_ITERATE``: the backend stopped early (limit or numerical trouble, ``message`` says
+      which) and the best certified iterate is returned.
+    - ``MAX_ITERATIONS``, ``TIME_LIMIT``: the backend stopped at that limit and its last point
+      is proved.
+    - ``STOPPED``: the backend stopped for another reason (``message``) and its point is proved.
+    - ``CERTIFIED``: proved by docs/math.md §4 where no solver optimum is claimed
+      (:func:`lipsdp.certify`, a sequential run with a fallback stage, a split whose parts are
+      not all optimal).
+    - ``CERTIFIED_BY_PARTS``: ``"split"``: the product rule over proved parts (§5).
+    - ``CLOSED_FORM``: a closed-form bound (§3, §5).
+    - ``CONSTANT_NETWORK``, ``LINEAR_NETWORK``: ``L`` known by composition (§5).
+    - ``FALLBACK``: the solve failed, stopped or was not proved, and the value is the warm
+      start's, proved for this network (``message`` says why).
+
+    Not certified (``value`` is ``nan``):
+
+    - ``NOT_CERTIFIED``: the proof failed (``message`` names the failing pivot or check).
+    - ``SOLVER_FAILED``: the backend returned no point to prove.
+    - ``PART_FAILED``: ``"split"``: a part was not certified (``message`` names it).
+    """
+
+    OPTIMAL = "optimal"
+    OPTIMAL_INACCURATE = "optimal_inaccurate"
+    #: Values kept as the sentences tests/test_ipm.py and tests/test_banded.py look for
+    #: (``startswith("gap_tol reached")``, ``"best certified iterate" in status``).
+    GAP_REACHED = "gap_tol reached; best certified iterate"
+    BEST_ITERATE = "stopped; best certified iterate"
+    MAX_ITERATIONS = "max_iterations"
+    TIME_LIMIT = "time_limit"
+    STOPPED = "stopped"
+    CERTIFIED = "certified"
+    CERTIFIED_BY_PARTS = "certified_by_parts"
+    CLOSED_FORM = "closed_form"
+    CONSTANT_NETWORK = "constant_network"
+    LINEAR_NETWORK = "linear_network"
+    FALLBACK = "fallback"
+    NOT_CERTIFIED = "not_certified"
+    SOLVER_FAILED = "solver_failed"
+    PART_FAILED = "part_failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Result:
+    """What every result of the package carries: ``total_time`` (seconds for the whole call)
+    and ``info`` (anything else, e.g. diagnostics; never needed to trust the result)."""
+
+    total_time: float = 0.0
+    info: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +151,7 @@ class Certificate:
 
 
 @dataclass(frozen=True)
-class LipschitzResult:
+class LipschitzResult(Result):
     """A Lipschitz bound and everything needed to trust and reuse it.
 
     Attributes
@@ -92,10 +168,12 @@ class LipschitzResult:
         such that with ``rho = value**2`` they satisfy ``M(rho, T) <= 0`` exactly (empty where
         no LMI point proves the value). Exact floats unless ``info["multipliers_exact"]`` is
         False (a multiplier outside float64's range; ``certificate`` is then the exact one).
-    status : str
-        ``"optimal"``, ``"closed_form"``, ``"certified"`` on success; otherwise a word that says
-        what went wrong (e.g. ``"not_certified: pivot 2 not positive definite"``,
-        ``"solver_failed: max_iterations"``).
+    status : Status
+        What ``value`` is, from the fixed set :class:`Status` (a ``str`` enum: compares equal
+        to its value, e.g. ``"optimal"``, ``"closed_form"``, ``"not_certified"``).
+    message : str
+        The free-text detail of ``status`` (e.g. ``"pivot X_2 (block 2) is not positive
+        definite"``, why the solver stopped); ``""`` where there is none.
     method : str
         ``"lipsdp-neuron"``, ``"lipsdp-layer"``, ``"naive"``, ``"eclipse-fast"``, ``"certify"`` ...
     variant : str or None
@@ -118,6 +196,12 @@ class LipschitzResult:
         The exact ``(rho, t)`` the value is proved from (docs/math.md §4); ``None`` where the
         proof is not a point of the LMI (a constant or linear network, a product of proved
         parts).
+    lower_bound : float
+        A proved lower bound on the LipSDP optimum (docs/math.md §6, from the backend's dual),
+        ``nan`` where none was computed (also ``info["lower_bound"]``).
+    proved_gap : float
+        ``value / lower_bound - 1`` (``nan`` without a lower bound; also
+        ``info["certified_gap"]``).
     info : dict
         Anything else (backend status, certification margin, pivots, warnings).
     """
@@ -130,13 +214,14 @@ class LipschitzResult:
     variant: str | None = None
     solver: str | None = None
     solve_time: float = 0.0
-    total_time: float = 0.0
     iterations: int = 0
     objective: float = float("nan")
     published_value: float = float("nan")
     parts: list[LipschitzResult] = field(default_factory=list)
-    info: dict = field(default_factory=dict)
     certificate: Certificate | None = None
+    message: str = ""
+    lower_bound: float = float("nan")
+    proved_gap: float = float("nan")
 
     def __post_init__(self) -> None:
         # The package's promise, enforced by the type: a certified value is a number, an
@@ -145,6 +230,18 @@ class LipschitzResult:
             raise ValueError(f"a certified result needs a finite value >= 0; got {self.value}")
         if not self.certified and not np.isnan(self.value):
             raise ValueError(f"an uncertified result has value nan; got {self.value}")
+        if not isinstance(self.status, Status):
+            try:
+                object.__setattr__(self, "status", Status(self.status))
+            except ValueError:
+                raise ValueError(
+                    f"status is {self.status!r}; expected one of {[s.value for s in Status]}"
+                ) from None
+
+    @property
+    def summary(self) -> str:
+        """``status`` and ``message`` in one line (``"not_certified: pivot ..."``)."""
+        return f"{self.status}: {self.message}" if self.message else str(self.status)
 
     @property
     def rho(self) -> float:
@@ -153,9 +250,10 @@ class LipschitzResult:
 
     def __repr__(self) -> str:
         where = f", variant={self.variant!r}, solver={self.solver!r}" if self.variant else ""
+        message = f", message={self.message!r}" if self.message else ""
         return (
             f"LipschitzResult(value={self.value:.10g}, certified={self.certified}, "
-            f"status={self.status!r}, method={self.method!r}{where}, "
+            f"status={str(self.status)!r}{message}, method={self.method!r}{where}, "
             f"total_time={self.total_time:.3g}s)"
         )
 
@@ -167,7 +265,8 @@ class LipschitzResult:
             "solver": self.solver,
             "value": None if not np.isfinite(self.value) else self.value,
             "certified": self.certified,
-            "status": self.status,
+            "status": str(self.status),
+            "message": self.message,
             "published_value": (
                 None if not np.isfinite(self.published_value) else self.published_value
             ),
@@ -175,5 +274,101 @@ class LipschitzResult:
             "solve_time": self.solve_time,
             "total_time": self.total_time,
             "iterations": self.iterations,
+            "lower_bound": None if not np.isfinite(self.lower_bound) else self.lower_bound,
+            "proved_gap": None if not np.isfinite(self.proved_gap) else self.proved_gap,
             "parts": [p.to_dict() for p in self.parts],
         }
+
+
+@dataclass(frozen=True)
+class LowerBoundResult(Result):
+    """A lower bound and the point that attains it.
+
+    Attributes
+    ----------
+    value : float
+    kind : {"lipschitz", "lipsdp"}
+        ``"lipschitz"``: a lower bound on the true Lipschitz constant of the network with the given
+        activation (so on every valid upper bound). ``"lipsdp"``: a lower bound on the LipSDP
+        optimum for the network's slope class only.
+    method : {"jacobian", "slope-class"}
+    x : ndarray or None
+        The input where the Jacobian norm is ``value`` (``"jacobian"``).
+    D : list of ndarray
+        The diagonal slopes: ``phi'(z_k(x))`` for ``"jacobian"``, the maximising vertex of
+        ``[alpha_k, beta_k]`` for ``"slope-class"``.
+    direction : ndarray
+        Unit input vector ``v`` with ``||J v||_2 = value`` (top right singular vector).
+    total_time : float
+        Seconds (also readable as ``time``).
+    evaluations : int
+        Jacobians (or products) evaluated.
+    info : dict
+    """
+
+    value: float
+    kind: str
+    method: str
+    x: np.ndarray | None
+    D: list[np.ndarray]
+    direction: np.ndarray
+    evaluations: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("lipschitz", "lipsdp"):
+            raise ValueError(f"kind is {self.kind!r}; expected 'lipschitz' or 'lipsdp'")
+
+    def __repr__(self) -> str:
+        return (f"LowerBoundResult(value={self.value:.10g}, kind={self.kind!r}, "
+                f"method={self.method!r}, time={self.total_time:.3g}s)")
+
+    @property
+    def time(self) -> float:
+        """``total_time`` (the name this result used before it joined :class:`Result`)."""
+        return self.total_time
+
+
+@dataclass(frozen=True)
+class BracketResult(Result):
+    """Where the LipSDP optimum lies: ``lower <= LipSDP optimum <= upper``.
+
+    Attributes
+    ----------
+    lower : float
+        Lower bound on the LipSDP optimum: the larger of the slope-class bound and the Jacobian
+        bound (the latter counts because the activation satisfies the slope restriction).
+    upper : float
+        Certified upper bound on the true ``L`` (and at least the LipSDP optimum, being a feasible
+        point of it).
+    gap : float
+        ``upper / lower - 1`` (``inf`` when ``lower = 0``), the definition of
+        ``lipsdp.solve``'s ``certified_gap`` and ``gap_tol``.
+    lower_true : float
+        Lower bound on the true ``L`` of the network with its actual activation (``nan`` when no
+        Jacobian bound was computed). ``lower_true <= L <= upper``.
+    lower_method, upper_method : str
+        Which method produced ``lower`` and ``upper`` (``"slope-class"``/``"jacobian"``; a
+        closed-form method name, or ``"solve:<backend>"``).
+    upper_result : LipschitzResult
+        The certified result behind ``upper`` (its multipliers certify it).
+    lower_results : dict of str to LowerBoundResult
+        ``"slope-class"`` and, when computed, ``"jacobian"``.
+    total_time : float
+    info : dict
+        ``"closed_form"``: the closed-form result; ``"solve"``: the solve result or why it was
+        skipped.
+    """
+
+    lower: float
+    upper: float
+    gap: float
+    lower_true: float
+    lower_method: str
+    upper_method: str
+    upper_result: LipschitzResult
+    lower_results: dict
+
+    def __repr__(self) -> str:
+        return (f"BracketResult(lower={self.lower:.6g} [{self.lower_method}], "
+                f"upper={self.upper:.6g} [{self.upper_method}], gap={self.gap:.3g}, "
+                f"lower_true={self.lower_true:.6g})")

@@ -246,7 +246,7 @@ def result_to_user(res, scaling: Scaling, first: int = 0, last: int | None = Non
 def _to_user(res, scaling: Scaling, first: int, last: int):
     from dataclasses import replace
 
-    from .result import Certificate
+    from .result import Certificate, Status
 
     e = scaling.sub_exponent(first, last)
     E = scaling.multiplier_exponents(first, last)
@@ -268,6 +268,8 @@ def _to_user(res, scaling: Scaling, first: int, last: int):
         "objective": float(np.ldexp(res.objective, e)),
         "info": info,
     }
+    if np.isfinite(res.lower_bound):  # as info["lower_bound"]: rounded down
+        changes["lower_bound"] = to_user_value(float(res.lower_bound), e, upper=False)
     blocks = info.get("blocks")
     if res.parts and blocks is not None and len(blocks) == len(res.parts):
         changes["parts"] = [result_to_user(part, scaling, first + a, first + b)
@@ -291,8 +293,8 @@ def _to_user(res, scaling: Scaling, first: int, last: int):
             log2 = float(np.log2(res.value)) + e
             info["log2_value"] = log2
             return replace(res, value=np.nan, certified=False, multipliers=[],
-                           status=f"not_certified: the proved bound 2^{log2:.1f} exceeds "
-                                  "float64's range", **{k: v for k, v in changes.items()
-                                                        if k != "multipliers"})
+                           status=Status.NOT_CERTIFIED,
+                           message=f"the proved bound 2^{log2:.1f} exceeds float64's range",
+                           **{k: v for k, v in changes.items() if k != "multipliers"})
         changes["value"] = value
     return replace(res, **changes)

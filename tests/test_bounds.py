@@ -10,6 +10,7 @@ import lipsdp
 from conftest import random_weights
 
 bounds_module = importlib.import_module("lipsdp.bounds")
+bracketing_module = importlib.import_module("lipsdp.bracketing")
 api_module = importlib.import_module("lipsdp.api")
 
 NAMED = ["relu", "leaky_relu", "tanh", "sigmoid", "elu", "softplus"]
@@ -182,7 +183,7 @@ class TestBracket:
             return warm_start
 
         monkeypatch.setattr(api_module, "solve", fake_solve)
-        monkeypatch.setattr(bounds_module, "supports_gap_tol", lambda name: supported)
+        monkeypatch.setattr(bracketing_module, "supports_gap_tol", lambda name: supported)
         options = {"max_iter": 10}
         lipsdp.bracket(random_weights(rng, [3, 6, 2]), solve=True, solver="scs",
                        gap_tol=1e-9, options=options)
@@ -226,10 +227,12 @@ class TestWarmStartFallback:
             "eclipse-fast", "lookahead") else ref.value
         res = lipsdp.solve(net, solver="scs", options={"max_iter": 5}, warm_start=warm)
         assert res.certified
-        assert res.status.startswith("fallback: solver")
+        assert res.status is lipsdp.Status.FALLBACK
+        assert res.message.startswith("solver ")
         assert res.value == pytest.approx(expected, rel=1e-9)
         source = {"result": "lookahead", "multipliers": "multipliers"}.get(start, start)
-        assert res.status.endswith(f"value from warm start {source}")
+        assert res.message.endswith(f"value from warm start {source}")
+        assert res.summary == f"fallback: {res.message}"
         assert res.solver == "scs"
         # The multipliers certify the value (independent re-check).
         again = lipsdp.certify(net, res.multipliers, rho=res.value**2)

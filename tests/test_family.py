@@ -13,6 +13,7 @@ from reference import reference_matrix
 
 # The module, not the function ``lipsdp.certify`` that shadows it as an attribute.
 certify_module = importlib.import_module("lipsdp.certify")
+proof_module = importlib.import_module("lipsdp.proof")
 
 MEMBERS = [m for m in lipsdp.CLOSED_FORM_METHODS if m != "naive"]
 HAS_ECLIPSE_NN = importlib.util.find_spec("eclipse_nn") is not None
@@ -123,13 +124,13 @@ class TestEclipseFast:
 
     def test_one_cholesky_per_stage(self, rng, monkeypatch):
         calls = []
-        original = certify_module._cholesky
+        original = proof_module._cholesky
 
         def counting(X):
             calls.append(X.shape)
             return original(X)
 
-        monkeypatch.setattr(certify_module, "_cholesky", counting)
+        monkeypatch.setattr(proof_module, "_cholesky", counting)
         lipsdp.closed_form(random_weights(rng, [6, 12, 10, 9, 2]), "eclipse-fast")
         # M_1, M_2 (pivots of stages 2, 3), M_3 (the output block, for the estimate of rho) and
         # M_3 - W_3^T W_3 / rho (the output pivot at the proved rho): one per hidden layer, and
@@ -152,7 +153,8 @@ class TestEclipseFast:
         net = lipsdp.Network(random_weights(rng, [4, 6, 2]))
         res, _ = certify_module.certify_direction(net, lambda k, K: np.ones(3))
         assert not res.certified
-        assert "policy returned bad" in res.status
+        assert res.status is lipsdp.Status.NOT_CERTIFIED
+        assert "policy returned bad" in res.message
 
     @pytest.mark.skipif(
         not HAS_ECLIPSE_NN,

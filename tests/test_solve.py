@@ -156,11 +156,14 @@ def test_solver_stopped_early_is_proved_or_nan(rng):
     W = random_weights(rng, [4, 10, 10, 2])
     full = lipsdp.solve(W, solver="clarabel")
     res = lipsdp.solve(W, solver="clarabel", options={"max_iter": 2})
-    assert "max_iterations" in res.status
+    assert "max_iterations" in res.summary
     if res.certified:
-        assert res.status == "stopped: max_iterations; its point certified"
+        assert res.status is lipsdp.Status.MAX_ITERATIONS
+        assert res.status == "max_iterations"
+        assert res.message == "stopped: max_iterations; its point certified"
         assert res.value >= full.value * (1 - 1e-7)
     else:
+        assert res.status in (lipsdp.Status.SOLVER_FAILED, lipsdp.Status.NOT_CERTIFIED)
         assert np.isnan(res.value)
         assert res.multipliers == []
 
@@ -210,3 +213,50 @@ def test_a_zero_weight_matrix_gives_a_proved_zero(rng, zero):
     assert res.value == 0.0
     assert res.status == "constant_network"
     assert f"weights[{zero}] is zero" in res.info["certified_by"]
+
+
+def test_status_is_a_member_of_the_fixed_set(rng):
+    # Every status is a lipsdp.Status (a str enum: equal to its value), the free-text detail
+    # is the message, and a status outside the set is refused.
+    W = random_weights(rng, [4, 6, 6, 2])
+    results = [lipsdp.solve(W), lipsdp.closed_form(W, "best"), lipsdp.certify(W, [np.zeros(6),
+               np.zeros(6)]), lipsdp.solve([np.zeros((3, 4)), np.ones((2, 3))])]
+    for res in results:
+        assert isinstance(res.status, lipsdp.Status)
+        assert res.status == res.status.value
+        assert str(res.status) == res.status.value
+        assert f"{res.status}" == res.status.value
+        assert isinstance(res.message, str)
+    assert [r.status for r in results] == ["optimal", "closed_form", "not_certified",
+                                           "constant_network"]
+    assert results[2].message
+    assert results[2].summary == f"not_certified: {results[2].message}"
+    with pytest.raises(ValueError, match="status is 'done'; expected one of"):
+        lipsdp.LipschitzResult(value=1.0, certified=True, multipliers=[], status="done",
+                               method="x")
+
+
+def test_lower_bound_and_gap_are_fields(rng):
+    W = random_weights(rng, [4, 6, 6, 2])
+    res = lipsdp.solve(W, solver="lowrank-ipm")
+    assert res.lower_bound == res.info["lower_bound"]
+    assert res.proved_gap == res.info["certified_gap"]
+    assert 0 < res.lower_bound <= res.value
+    assert res.proved_gap == pytest.approx(res.value / res.lower_bound - 1.0)
+    cf = lipsdp.closed_form(W, "naive")
+    assert np.isnan(cf.lower_bound)
+    assert np.isnan(cf.proved_gap)
+    # In the user's units too (a network far from the normalised scale).
+    big = lipsdp.solve([1e30 * w for w in W], solver="lowrank-ipm")
+    assert big.lower_bound == big.info["lower_bound"]
+    assert big.lower_bound / big.value == pytest.approx(res.lower_bound / res.value, rel=1e-5)
+
+
+def test_results_share_a_base(rng):
+    W = random_weights(rng, [4, 6, 2])
+    for res in (lipsdp.solve(W), lipsdp.lower_bound(W), lipsdp.bracket(W)):
+        assert isinstance(res, lipsdp.result.Result)
+        assert res.total_time > 0
+        assert isinstance(res.info, dict)
+    low = lipsdp.lower_bound(W)
+    assert low.time == low.total_time

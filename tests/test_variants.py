@@ -180,7 +180,8 @@ def test_split_failed_block_fails_the_whole(rng):
     res = lipsdp.solve(net, variant="split", cuts=[2], solver="faulty", options={"mode": "nan"})
     assert not res.certified
     assert np.isnan(res.value)
-    assert res.status.startswith("part_failed: block 0 (weights[0:2]): solver_failed")
+    assert res.status is lipsdp.Status.PART_FAILED
+    assert res.message.startswith("block 0 (weights[0:2]): solver_failed")
     assert len(res.parts) == 2
 
 
@@ -327,3 +328,51 @@ def test_cli_rejects_option_of_another_variant(capsys):
     err = capsys.readouterr().err
     assert "unexpected option(s) ['split']" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_neuron_terms_are_the_derivative_of_M(rng):
+    # -dM/dt_j = [e_j w_j] [[c_ee, c_ew], [c_ew, c_ww]] [e_j w_j]^T (docs/math.md §2), checked
+    # against the dense reference matrix (uncompressed input: n_0 <= n_1 here).
+    from lipsdp.lmi import lmi_geometry, neuron_terms
+
+    weights = random_weights(rng, [3, 4, 2])
+    slopes = [(0.1, 0.9)]
+    geometry = lmi_geometry(lipsdp.Network(weights, slopes))
+    assert geometry.sizes == (3, 4)
+    np.testing.assert_array_equal(geometry.offsets, [0, 3, 7])
+    t0 = [np.zeros(4)]
+    base = reference_matrix(weights, slopes, 1.0, t0)
+    c_ee, c_ew, c_ww = neuron_terms(*slopes[0])
+    for j in range(4):
+        t = [np.eye(4)[j]]
+        dM = reference_matrix(weights, slopes, 1.0, t) - base
+        e = np.zeros(7)
+        e[3 + j] = 1.0
+        w = np.zeros(7)
+        w[:3] = weights[0][j]
+        F = c_ee * np.outer(e, e) + c_ew * (np.outer(e, w) + np.outer(w, e)) + c_ww * np.outer(w, w)
+        np.testing.assert_allclose(-dM, F, atol=1e-14)
+
+
+def test_schur_step_is_the_recursion_of_math_md_3(rng):
+    from lipsdp.lmi import schur_step
+
+    W = rng.standard_normal((5, 4))
+    A = rng.standard_normal((4, 4))
+    M = A @ A.T + np.eye(4)
+    lam = rng.uniform(0.5, 2.0, 5)
+    p, m = 0.01 * 1.0, 0.505
+    X = M + p * W.T @ np.diag(lam) @ W
+    L = np.diag(lam)
+    expected = L - m * m * L @ W @ np.linalg.solve(X, W.T) @ L
+    Mk, G = schur_step(M, W, lam, p, m)
+    np.testing.assert_allclose(Mk, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(G @ G.T, X, rtol=1e-12)
+    np.testing.assert_array_equal(Mk, Mk.T)
+    M0, G0 = schur_step(None, W, lam, 0.0, m)  # M_0 = I
+    np.testing.assert_allclose(M0, L - m * m * L @ W @ W.T @ L, rtol=1e-12, atol=1e-12)
+    assert G0 is None
+    again, _ = schur_step(M, W, lam, 0.0, m, factor=np.linalg.cholesky(M))
+    np.testing.assert_allclose(again, L - m * m * L @ W @ np.linalg.solve(M, W.T) @ L,
+                               rtol=1e-12, atol=1e-12)
+    assert schur_step(-np.eye(4), W, lam, 0.0, m) is None  # the pivot is not positive definite
