@@ -347,7 +347,7 @@ def register(name: str, module_path: str, pip_hint: str) -> None:
         Dotted path of a module exposing
         ``solve(problem, options, warm_start) -> SolverResult``.  It is not imported here.
         ``options`` is a private dict (common keys ``tol``, ``max_iter``, ``time_limit``,
-        ``verbose`` untranslated; see :func:`solvers.backends.split_options`); ``warm_start`` is
+        ``verbose`` untranslated; see :func:`solvers.options.split_options`); ``warm_start`` is
         ``None``, a finite ndarray of shape ``(n,)`` or a previous
         :class:`~solvers.result.SolverResult`.  It should return a result, not raise, when the
         solver fails.

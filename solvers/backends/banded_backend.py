@@ -75,7 +75,6 @@ from scipy.linalg import blas, lapack
 from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from solvers.backends import backend_options, failed_result
 from solvers.backends.ipm_backend import (
     _centring_mu,
     _factor_columns,
@@ -83,8 +82,9 @@ from solvers.backends.ipm_backend import (
     _max_step_vec,
     _step_to_boundary,
 )
+from solvers.options import backend_options
 from solvers.problem import BandedMatrix, LMIBlock, LMIProblem, LowRank
-from solvers.result import SolverResult, Status
+from solvers.result import SolverResult, Status, failed_result
 
 __all__ = ["NAME", "BandedStructure", "solve"]
 

@@ -48,9 +48,9 @@ import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 from threadpoolctl import threadpool_limits
 
-from solvers.backends import backend_options, failed_result
+from solvers.options import backend_options
 from solvers.problem import LMIBlock, LMIProblem
-from solvers.result import SolverResult, Status
+from solvers.result import SolverResult, Status, failed_result
 
 __all__ = ["NAME", "solve"]
 
