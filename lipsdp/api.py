@@ -11,7 +11,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import solvers
-from solvers.backends.ipm_backend import SINGLE_THREAD_MAX_SIDE
+from solvers.registry import capabilities
 
 from .certify import _as_multipliers, certify_direction, failed
 from .closed_form import composition_result, naive_bound, naive_directions
@@ -218,7 +218,7 @@ def _solve_full(
     info = {"backend_status": str(sres.status), "native_status": sres.native_status,
             "lmi_size": formulation.problem.blocks[0].size}
     if anytime is not None and anytime.best is not None and (
-        not sres.ok or sres.native_status == "stopped_by_callback"
+        not sres.ok or sres.stopped_by_callback
     ):
         # Anytime: a stopped solve returns the best certified iterate, and says so.
         best = anytime.best
@@ -517,7 +517,7 @@ def solve(
                       solver=None)
     else:
         # Small dense kernels: one BLAS thread (see solvers.backends.ipm_backend.solve).
-        threads = 1 if net.lmi_size <= SINGLE_THREAD_MAX_SIDE else None
+        threads = capabilities("lowrank-ipm").blas_threads(net.lmi_size)
         with threadpool_limits(limits=threads, user_api="blas"):
             res = VARIANTS[variant](
                 normed,

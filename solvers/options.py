@@ -14,10 +14,20 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["COMMON_OPTIONS", "CommonOptions", "backend_options", "split_options"]
+__all__ = [
+    "CALLABLE_OPTIONS",
+    "COMMON_OPTIONS",
+    "CommonOptions",
+    "backend_options",
+    "split_options",
+]
 
 #: Option keys every backend understands and translates into its own settings.
 COMMON_OPTIONS = ("tol", "max_iter", "time_limit", "verbose")
+
+#: Backend options that must be functions where a backend takes them: ``callback(x, info) ->
+#: bool`` after every iteration, ``schur_callback(iteration, H, info)`` on every Newton matrix.
+CALLABLE_OPTIONS = ("callback", "schur_callback")
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,8 @@ def backend_options(
     options: Mapping[str, object] | None, name: str, allowed: tuple[str, ...]
 ) -> tuple[CommonOptions, dict]:
     """:func:`split_options` for a backend whose own settings are ``allowed``: an unknown key is
-    a ``ValueError`` naming the backend, and ``callback``, if given, must be callable."""
+    a ``ValueError`` naming the backend, and each of :data:`CALLABLE_OPTIONS`, if given, must be
+    callable (else ``TypeError``)."""
     common, rest = split_options(options)
     unknown = sorted(set(rest) - set(allowed))
     if unknown:
@@ -119,7 +130,8 @@ def backend_options(
             f"options {unknown} are not {name} settings; expected the common options "
             f"(tol, max_iter, time_limit, verbose) or {list(allowed)}"
         )
-    callback = rest.get("callback")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"options['callback'] is {type(callback).__name__}; expected a callable")
+    for key in CALLABLE_OPTIONS:
+        fn = rest.get(key)
+        if fn is not None and not callable(fn):
+            raise TypeError(f"options[{key!r}] is {type(fn).__name__}; expected a callable")
     return common, rest

@@ -12,9 +12,15 @@ import numpy as np
 if TYPE_CHECKING:
     from solvers.problem import LMIProblem
 
-__all__ = ["SolverResult", "Status", "crashed_result", "failed_result"]
+__all__ = ["STOPPED_BY_CALLBACK", "SolverResult", "Status", "crashed_result", "failed_result"]
 
 logger = logging.getLogger(__name__)
+
+
+#: The native status of a solve that the caller's ``callback`` stopped (returned True), shared by
+#: every backend that takes one (:attr:`solvers.registry.Capabilities.callback`); its status
+#: is ``OPTIMAL_INACCURATE`` (the caller decided the point is good enough).
+STOPPED_BY_CALLBACK = "stopped_by_callback"
 
 
 class Status(str, Enum):
@@ -86,6 +92,11 @@ class SolverResult:
     @property
     def ok(self) -> bool:
         return self.status in (Status.OPTIMAL, Status.OPTIMAL_INACCURATE)
+
+    @property
+    def stopped_by_callback(self) -> bool:
+        """Whether the caller's ``callback`` stopped the solve (:data:`STOPPED_BY_CALLBACK`)."""
+        return self.native_status == STOPPED_BY_CALLBACK
 
 
 def failed_result(

@@ -48,7 +48,12 @@ Options: ``tol`` (default 1e-8: relative gap and relative primal/dual infeasibil
 ``max_iter`` (default 100), ``time_limit``, ``verbose``, ``block_target`` (merge consecutive
 partition blocks up to this many rows; default 0, none), and ``callback(x, info) -> bool``
 called after every iteration (``info["dual_banded"]`` is the current dual on its pattern);
-returning True stops the solve with ``OPTIMAL_INACCURATE``.
+returning True stops the solve with ``OPTIMAL_INACCURATE`` (native status
+``STOPPED_BY_CALLBACK``), and ``schur_callback(iteration, H, info)`` called with every Newton
+matrix ``H`` (``M_ij`` above plus ``z_i / x_i`` on the diagonal of nonnegative variables) before
+it is scaled and factored (its buffer is reused: copy it to keep it); ``info["slack"]`` and
+``info["dual"]`` hold the dense ``S`` and the completion ``Y^`` it was built from, formed when
+first read.
 
 References
 ----------
@@ -84,7 +89,7 @@ from solvers.backends.ipm_backend import (
 )
 from solvers.options import backend_options
 from solvers.problem import BandedMatrix, LMIBlock, LMIProblem, LowRank
-from solvers.result import SolverResult, Status, failed_result
+from solvers.result import STOPPED_BY_CALLBACK, SolverResult, Status, failed_result
 
 __all__ = ["NAME", "BandedStructure", "solve"]
 
@@ -92,7 +97,7 @@ logger = logging.getLogger(__name__)
 
 NAME = "banded-ipm"
 
-_OPTIONS = ("callback", "block_target")
+_OPTIONS = ("callback", "block_target", "schur_callback")
 
 #: The dense dual completion (``O(m^2)``) is returned up to this side; beyond it, only the
 #: pattern part in ``info["dual_banded"]``.
@@ -891,6 +896,19 @@ class _LazyDual(Sequence):
         return (self._Y,)[i]
 
 
+def _tri_dense(st: BandedStructure, A: Tri) -> np.ndarray:
+    """A symmetric block-tridiagonal matrix as a dense one."""
+    o = st.offsets
+    out = np.zeros((o[-1], o[-1]))
+    diag, sub = A
+    for p, d in enumerate(diag):
+        out[o[p] : o[p + 1], o[p] : o[p + 1]] = d
+        if p:
+            out[o[p] : o[p + 1], o[p - 1] : o[p]] = sub[p]
+            out[o[p - 1] : o[p], o[p] : o[p + 1]] = sub[p].T
+    return out
+
+
 def _dense_completion(st: BandedStructure, Y: Tri) -> np.ndarray:
     """The maximum-determinant completion ``Y^`` of ``Y_E`` as a dense matrix."""
     cl = _cliques(Y)
@@ -1334,6 +1352,7 @@ def solve(problem: LMIProblem, options: dict, warm_start: object = None) -> Solv
             return _iterate(problem, st, tol=common.tol or 1e-8,
                             max_iter=common.max_iter or 100, time_limit=common.time_limit,
                             verbose=common.verbose, callback=callback, setup=setup,
+                            schur_callback=rest.get("schur_callback"),
                             threads=threads, x0=x0)
     except (np.linalg.LinAlgError, FloatingPointError) as exc:
         logger.warning("%s: numerical failure: %s", NAME, exc)
@@ -1449,7 +1468,8 @@ def _factor_schur(Ms: np.ndarray, threads: int) -> np.ndarray | None:
 
 def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: int,
              time_limit: float | None, verbose: bool, callback: Callable | None,
-             setup: float, threads: int = 1, x0: np.ndarray | None = None) -> SolverResult:
+             setup: float, schur_callback: Callable | None = None, threads: int = 1,
+             x0: np.ndarray | None = None) -> SolverResult:
     start = time.perf_counter()
     c = problem.c
     n = c.size
@@ -1522,11 +1542,11 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
                     "dobj": dobj, "dual": _LazyDual(lambda Yc=Y: _dense_completion(st, Yc)),
                     **_banded_info(problem, st, Y)}
             if callback(x.copy(), info):
-                status, native = Status.OPTIMAL_INACCURATE, "stopped_by_callback"
+                status, native = Status.OPTIMAL_INACCURATE, STOPPED_BY_CALLBACK
                 break
 
         def step(pinf=pinf, Ax=Ax, x=x, S=S, Rp=Rp, s=s, rp_lp=rp_lp, Y=Y, z=z, rd=rd, aY=aY,
-                 mu=mu):
+                 mu=mu, it=it):
             """One predictor-corrector step from the current iterate (bound as defaults)."""
             # Once the primal residual is at rounding level, S is reset to F0 + A(x) itself: the
             # iterates then stay exactly primal feasible and the Rp terms vanish.
@@ -1547,6 +1567,9 @@ def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: 
             workers = threads if m >= THREADED_CHUNKS_MIN_SIDE else 1
             M, aZ, aWRZ = st.schur(facS, facW, Rp, workers=workers, out=bufs.get("M"))
             M[nn, nn] += z / s
+            if schur_callback is not None:
+                schur_callback(it, M, {"slack": _LazyDual(lambda: _tri_dense(st, S)),
+                                       "dual": _LazyDual(lambda: _dense_completion(st, Y))})
             dsc = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
             M *= dsc[:, None]  # in place: the unscaled matrix is not needed again
             M *= dsc[None, :]

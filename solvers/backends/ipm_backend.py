@@ -21,8 +21,11 @@ Options: ``tol`` (default 1e-8: relative gap and relative primal/dual infeasibil
 ``max_iter`` (default 100), ``time_limit``, ``verbose`` (logs each iteration at INFO), and
 ``callback``: a function ``callback(x, info) -> bool`` called after every iteration with the
 current primal point and ``info["dual"]`` the dual matrices; returning True stops the solve with
-status ``OPTIMAL_INACCURATE`` (the
-caller decided the point is good enough, e.g. its certified gap is small). A ``warm_start``
+status ``OPTIMAL_INACCURATE`` and native status ``STOPPED_BY_CALLBACK`` (the caller decided
+the point is good enough, e.g. its certified gap is small); ``schur_callback``: a function
+``schur_callback(iteration, H, info)`` called with every Newton matrix ``H = M`` above before it
+is factored (read-only, valid during the call: copy it to keep it), ``info["slack"]`` and
+``info["dual"]`` the iterate's ``S_k`` and ``Y_k`` it was built from. A ``warm_start``
 point ``x0`` that is strictly feasible gives a primal-feasible, perfectly centred start
 (``S = F0 + A(x0)``, ``Y = mu S^{-1}``, ``z = mu / x0``, ``mu`` fitted to the dual equation by
 least squares); otherwise, or without one, the start is infeasible (``x = 0``, ``S`` and ``Y``
@@ -42,6 +45,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,7 +54,8 @@ from threadpoolctl import threadpool_limits
 
 from solvers.options import backend_options
 from solvers.problem import LMIBlock, LMIProblem
-from solvers.result import SolverResult, Status, failed_result
+from solvers.registry import capabilities
+from solvers.result import STOPPED_BY_CALLBACK, SolverResult, Status, failed_result
 
 __all__ = ["NAME", "solve"]
 
@@ -58,14 +63,11 @@ logger = logging.getLogger(__name__)
 
 NAME = "lowrank-ipm"
 
-_OPTIONS = ("callback", "step_fraction")
+_OPTIONS = ("callback", "schur_callback", "step_fraction")
 
 #: A feasible start whose first step is shorter than this (both primal and dual) is abandoned
 #: for the default start (as in banded-ipm).
 BLOCKED_START_STEP = 0.1
-
-#: Largest block side solved with a single BLAS thread (see ``solve``).
-SINGLE_THREAD_MAX_SIDE = 800
 
 
 @dataclass
@@ -409,10 +411,8 @@ def solve(problem: LMIProblem, options: dict, warm_start: object = None) -> Solv
     t0 = time.perf_counter()
     blocks = [_prepare(b) for b in problem.blocks]
     setup = time.perf_counter() - t0
-    # Small dense kernels gain little from BLAS threads and lose badly when the cores are busy
-    # (measured: 0.3 s on one thread against 14 s on two for a side-140 LMI on a loaded 2-core
-    # machine), so blocks up to SINGLE_THREAD_MAX_SIDE run on one BLAS thread.
-    threads = 1 if max(b.m for b in blocks) <= SINGLE_THREAD_MAX_SIDE else None
+    # Small dense kernels run on one BLAS thread: the registry's threading policy.
+    threads = capabilities(NAME).blas_threads(max(b.m for b in blocks))
     try:
         with threadpool_limits(limits=threads, user_api="blas"):
             return _iterate(
@@ -423,6 +423,7 @@ def solve(problem: LMIProblem, options: dict, warm_start: object = None) -> Solv
                 time_limit=common.time_limit,
                 verbose=common.verbose,
                 callback=callback,
+                schur_callback=rest.get("schur_callback"),
                 gamma=gamma,
                 setup=setup,
                 x0=x0,
@@ -453,12 +454,15 @@ class _Newton:
     Rp: list[np.ndarray] | None  # None once S = F0 + A(x) exactly
     rp_lp: np.ndarray
     rd: np.ndarray
+    hook: Callable[[np.ndarray], object] | None = None  # shown M (see schur_callback)
 
     def __post_init__(self) -> None:
         self.Z = [_inverse(L) for L in self.LS]
         n = self.rd.size
         M = sum(b.schur(Yk, Zk) for b, Yk, Zk in zip(self.blocks, self.Y, self.Z, strict=True))
         M[self.nn, self.nn] += self.z / self.s
+        if self.hook is not None:
+            self.hook(M)
         # Diagonal scaling for a robust Cholesky of the Schur complement.
         self.dscale = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite: the Cholesky fails
@@ -575,6 +579,7 @@ def _iterate(
     time_limit: float | None,
     verbose: bool,
     callback: Callable | None,
+    schur_callback: Callable | None = None,
     gamma: float | None,
     setup: float,
     x0: np.ndarray | None = None,
@@ -644,7 +649,7 @@ def _iterate(
             {"iteration": it, "gap": gap, "pinf": pinf, "dinf": dinf, "pobj": pobj,
              "dobj": dobj, "dual": tuple(Y)},
         ):
-            status, native = Status.OPTIMAL_INACCURATE, "stopped_by_callback"
+            status, native = Status.OPTIMAL_INACCURATE, STOPPED_BY_CALLBACK
             break
         # Once the primal residual is at rounding level, S is reset to F0 + A(x) itself: the
         # iterates then stay exactly primal feasible and the Rp terms vanish.
@@ -655,7 +660,9 @@ def _iterate(
                 if np.all(x[nn] > 0):
                     s, rp_lp = x[nn].copy(), np.zeros(nn.size)
         try:
-            newton = _Newton(blocks, nn, Y, LS, z, s, Rp, rp_lp, rd)
+            hook = None if schur_callback is None else partial(
+                schur_callback, it, info={"slack": tuple(S), "dual": tuple(Y)})
+            newton = _Newton(blocks, nn, Y, LS, z, s, Rp, rp_lp, rd, hook)
             # Predictor (affine scaling, sigma = 0).
             dx, dS, dY, ds, dz, VZ = newton.direction([-Yk for Yk in Y], -z)
             a_p = _estimate_step(LS, dS, min(1.0, _max_step_vec(s, ds)))
