@@ -52,6 +52,15 @@ import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 from threadpoolctl import threadpool_limits
 
+from solvers.ipm_linalg import (
+    as_slice,
+    centring_mu,
+    chol,
+    factor_columns,
+    lanczos_min,
+    max_step_vec,
+    step_to_boundary,
+)
 from solvers.options import backend_options
 from solvers.problem import LMIBlock, LMIProblem
 from solvers.registry import capabilities
@@ -182,47 +191,11 @@ class _Block:
         return 0.5 * (M + M.T)
 
 
-def _factor_columns(
-    block: LMIBlock, tol: float = 1e-12
-) -> tuple[sp.csc_matrix, sp.csr_matrix, np.ndarray]:
-    """Low-rank factors of every ``F_i`` by an eigendecomposition on its support."""
-    m, n = block.size, block.n_vars
-    F = block.F
-    rows_u, cols_u, vals_u, d_vals, owner = [], [], [], [], []
-    col = 0
-    for i in range(n):
-        lo, hi = F.indptr[i], F.indptr[i + 1]
-        idx = F.indices[lo:hi]
-        if idx.size == 0:
-            continue
-        r, c = idx % m, idx // m
-        support = np.unique(np.concatenate([r, c]))
-        pos = np.searchsorted(support, r), np.searchsorted(support, c)
-        Fi = np.zeros((support.size, support.size))
-        Fi[pos] = F.data[lo:hi]
-        Fi = 0.5 * (Fi + Fi.T)
-        lam, V = np.linalg.eigh(Fi)
-        keep = np.abs(lam) > tol * max(np.abs(lam).max(), np.finfo(float).tiny)
-        for lk, vk in zip(lam[keep], V[:, keep].T, strict=True):
-            nz = np.abs(vk) > 0
-            rows_u.append(support[nz])
-            cols_u.append(np.full(nz.sum(), col))
-            vals_u.append(vk[nz])
-            d_vals.append(lk)
-            owner.append(i)
-            col += 1
-    U = sp.csc_matrix(
-        (np.concatenate(vals_u), (np.concatenate(rows_u), np.concatenate(cols_u))), shape=(m, col)
-    ) if col else sp.csc_matrix((m, 0))
-    D = sp.diags(np.asarray(d_vals, dtype=float), format="csr")
-    return U, D, np.asarray(owner, dtype=np.int64)
-
-
 def _prepare(block: LMIBlock) -> _Block:
     if block.lowrank is not None:
         U, D, owner = block.lowrank.U, block.lowrank.D, block.lowrank.owner
     else:
-        U, D, owner = _factor_columns(block)
+        U, D, owner = factor_columns(block)
     m, n = block.size, block.n_vars
     U = sp.csc_matrix(U)
     counts = np.diff(U.indptr)
@@ -273,7 +246,7 @@ def _prepare(block: LMIBlock) -> _Block:
         FT=sp.csr_matrix(F.T),
         D=Dp,
         agg=agg,
-        unit_rows=_as_slice(unit_row),
+        unit_rows=as_slice(unit_row),
         groups=groups,
         Urest=Urest,
         D_diag=Dp.diagonal(),
@@ -321,19 +294,6 @@ def _diagonal_runs(D: sp.csr_matrix, max_runs: int = 16) -> list | None:
             zip(np.r_[0, brk], np.r_[brk, p.size], strict=True) if b > a]
 
 
-def _as_slice(idx: np.ndarray) -> slice | np.ndarray:
-    """``idx`` as a slice when it is a contiguous increasing range (cheaper indexing)."""
-    if idx.size and np.all(np.diff(idx) == 1):
-        return slice(int(idx[0]), int(idx[-1]) + 1)
-    return idx
-
-
-def _chol(A: np.ndarray) -> np.ndarray | None:
-    """Lower Cholesky factor of the symmetric ``A`` (lower triangle read), or None."""
-    G, info = lapack.dpotrf(A, lower=1, clean=1)
-    return G if info == 0 else None
-
-
 def _inverse(L: np.ndarray) -> np.ndarray:
     """``(L L^T)^{-1}`` from the lower Cholesky factor ``L`` (both triangles filled)."""
     Zl, info = lapack.dpotri(L, lower=1)
@@ -344,55 +304,13 @@ def _inverse(L: np.ndarray) -> np.ndarray:
     return Z
 
 
-def _lanczos_min(matvec: Callable[[np.ndarray], np.ndarray], dim: int, steps: int = 12) -> float:
-    """Smallest Ritz value of a symmetric operator after ``steps`` Lanczos steps (full
-    reorthogonalisation). It is >= the smallest eigenvalue, usually very close to it."""
-    k = min(steps, dim)
-    rng = np.random.default_rng(0)
-    Q = np.empty((dim, k))
-    q = rng.standard_normal(dim)
-    q /= np.linalg.norm(q)
-    alpha, beta = np.empty(k), np.empty(k)
-    for j in range(k):
-        Q[:, j] = q
-        w = matvec(q)
-        alpha[j] = q @ w
-        w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
-        w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
-        beta[j] = np.linalg.norm(w)
-        if beta[j] < 1e-12 * max(1.0, abs(alpha[j])) or j == k - 1:
-            k = j + 1
-            break
-        q = w / beta[j]
-    T = np.diag(alpha[:k]) + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1)
-    return float(np.linalg.eigvalsh(T)[0])
-
-
-def _step_to_boundary(lam_min: float, ok: Callable[[float], bool], cap: float,
-                      frac: float) -> float:
-    """``min(cap, frac * alpha_max)`` for ``alpha_max = -1 / lam_min`` estimated by Lanczos,
-    verified by ``ok`` (a Cholesky test) and shortened until it passes."""
-    a = cap if lam_min >= -frac / cap else frac * (-1.0 / lam_min)
-    a = min(a, cap)
-    for _ in range(30):
-        if ok(a):
-            return a
-        a *= 0.8
-    return 0.0
-
-
 def _min_eig_scaled(L: np.ndarray, dX: np.ndarray) -> float:
     """Lanczos estimate of the smallest eigenvalue of ``L^{-1} dX L^{-T}``."""
 
     def mv(v):
         return blas.dtrsv(L, dX @ blas.dtrsv(L, v, lower=1, trans=1), lower=1)
 
-    return _lanczos_min(mv, L.shape[0])
-
-
-def _max_step_vec(x: np.ndarray, dx: np.ndarray) -> float:
-    neg = dx < 0
-    return float(min(1e3, np.min(-x[neg] / dx[neg]))) if np.any(neg) else 1e3
+    return lanczos_min(mv, L.shape[0])
 
 
 def _sym(A: np.ndarray) -> np.ndarray:
@@ -468,7 +386,7 @@ class _Newton:
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite: the Cholesky fails
             Ms = M * self.dscale[:, None] * self.dscale[None, :]
         Ms[np.diag_indices(n)] += 1e-14
-        self.Mfac = _chol(Ms)
+        self.Mfac = chol(Ms)
         if self.Mfac is None:
             raise np.linalg.LinAlgError("Schur matrix is not positive definite")
         self.aYRZ = 0.0
@@ -517,27 +435,16 @@ def _verified_step(X: list[np.ndarray], L: list[np.ndarray], dX: list[np.ndarray
     def ok(a: float) -> bool:
         factors.clear()
         for Xk, d in zip(X, dX, strict=True):
-            G = _chol(Xk + a * d)
+            G = chol(Xk + a * d)
             if G is None:
                 return False
             factors.append(G)
         return True
 
-    a = _step_to_boundary(lam, ok, cap, frac)
+    a = step_to_boundary(lam, ok, cap, frac)
     if a == 0.0:
         return 0.0, list(L)
     return a, list(factors)
-
-
-def _centring_mu(c: np.ndarray, aZ: np.ndarray, nn: np.ndarray, x0: np.ndarray) -> float | None:
-    """The ``mu`` of the centred start ``Y = mu S^{-1}``, ``z = mu / x0``: the least-squares
-    fit of the dual equation ``A^*(Y) + z = c``, given ``aZ = A^*(S^{-1})``; None unless
-    finite and positive."""
-    g = aZ.copy()
-    g[nn] += 1.0 / x0[nn]
-    gg = float(g @ g)
-    mu = float(c @ g) / gg if gg > 0 else np.nan
-    return mu if np.isfinite(mu) and mu > 0 else None
 
 
 def _default_start(blocks: list[_Block], n: int, n_nonneg: int, xi: float, eta: float) -> tuple:
@@ -556,15 +463,15 @@ def _feasible_start(blocks: list[_Block], c: np.ndarray, nn: np.ndarray,
     if x0 is None or np.any(x0[nn] <= 0):
         return None
     S = [b.F0 + b.adj(x0) for b in blocks]
-    LS = [_chol(Sk) for Sk in S]
+    LS = [chol(Sk) for Sk in S]
     if any(L is None for L in LS):
         return None
     Z = [_inverse(L) for L in LS]
-    mu = _centring_mu(c, sum(b.op(Zk) for b, Zk in zip(blocks, Z, strict=True)), nn, x0)
+    mu = centring_mu(c, sum(b.op(Zk) for b, Zk in zip(blocks, Z, strict=True)), nn, x0)
     if mu is None:
         return None
     Y = [mu * Zk for Zk in Z]
-    LY = [_chol(Yk) for Yk in Y]
+    LY = [chol(Yk) for Yk in Y]
     if any(L is None for L in LY):
         return None
     return x0.copy(), S, LS, x0[nn].copy(), Y, LY, mu / x0[nn]
@@ -654,7 +561,7 @@ def _iterate(
         # Once the primal residual is at rounding level, S is reset to F0 + A(x) itself: the
         # iterates then stay exactly primal feasible and the Rp terms vanish.
         if pinf < 1e-12:
-            LA = [_chol(A) for A in Ax]
+            LA = [chol(A) for A in Ax]
             if all(G is not None for G in LA):
                 S, LS, Rp = Ax, LA, None  # type: ignore[assignment]
                 if np.all(x[nn] > 0):
@@ -665,8 +572,8 @@ def _iterate(
             newton = _Newton(blocks, nn, Y, LS, z, s, Rp, rp_lp, rd, hook)
             # Predictor (affine scaling, sigma = 0).
             dx, dS, dY, ds, dz, VZ = newton.direction([-Yk for Yk in Y], -z)
-            a_p = _estimate_step(LS, dS, min(1.0, _max_step_vec(s, ds)))
-            a_d = _estimate_step(LY, dY, min(1.0, _max_step_vec(z, dz)))
+            a_p = _estimate_step(LS, dS, min(1.0, max_step_vec(s, ds)))
+            a_d = _estimate_step(LY, dY, min(1.0, max_step_vec(z, dz)))
             mu_aff = (_inner(Y, S) + a_p * _inner(Y, dS) + a_d * _inner(dY, S)
                       + a_p * a_d * _inner(dY, dS) + (z + a_d * dz) @ (s + a_p * ds)) / nu
             sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
@@ -676,8 +583,8 @@ def _iterate(
             g_lp = sigma * mu / s - z - dz * ds / s
             dx, dS, dY, ds, dz, _ = newton.direction(G, g_lp)
             frac = gamma if gamma is not None else 0.9 + 0.09 * min(1.0, a_p, a_d)
-            a_p, LS = _verified_step(S, LS, dS, min(1.0, frac * _max_step_vec(s, ds)), frac)
-            a_d, LY = _verified_step(Y, LY, dY, min(1.0, frac * _max_step_vec(z, dz)), frac)
+            a_p, LS = _verified_step(S, LS, dS, min(1.0, frac * max_step_vec(s, ds)), frac)
+            a_d, LY = _verified_step(Y, LY, dY, min(1.0, frac * max_step_vec(z, dz)), frac)
         except (np.linalg.LinAlgError, FloatingPointError) as exc:
             # Numerical trouble ends the solve with the last iterate and a status that says so.
             logger.warning("%s: numerical failure at iteration %d: %s", NAME, it, exc)
