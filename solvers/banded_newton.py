@@ -8,16 +8,19 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy.linalg import lapack
 
-from solvers.banded_completion import clique_blocks, completable
+from solvers.banded_completion import clique_blocks, clique_factors
 from solvers.banded_tridiag import (
+    BlockFactor,
     ProductBand,
     Tri,
     block_cholesky,
     sym_pattern,
     tri_apply,
+    tri_inner,
     tri_lin,
 )
-from solvers.ipm_linalg import lanczos_min, max_step_vec, step_to_boundary, trsm
+from solvers.ipm_core import Direction, NewtonSystem
+from solvers.ipm_linalg import boundary_step, lanczos_min, trsm
 
 __all__ = ["BAND_MIN_BLOCKS", "BandedNewton"]
 
@@ -28,8 +31,9 @@ __all__ = ["BAND_MIN_BLOCKS", "BandedNewton"]
 #: 6.42 s; 22 blocks 29.3 s against 23.0 s; same iterates.)
 BAND_MIN_BLOCKS = 10
 
-class BandedNewton:
-    """One iteration's factorisations and the HKM directions built from them (internal)."""
+
+class BandedNewton(NewtonSystem):
+    """One iteration's factorisations and the HKM directions built from them."""
 
     def __init__(self, st, facS, facW, cliques, S, Y, z, s, Rp, rp_lp, rd, aY, aZ, aWRZ, Gm,
                  dsc, nn, Winv, workers: int = 1):
@@ -39,7 +43,7 @@ class BandedNewton:
         self.Rp, self.rp_lp, self.rd, self.aY, self.aZ, self.aWRZ = Rp, rp_lp, rd, aY, aZ, aWRZ
         self.Gm, self.dsc, self.nn = Gm, dsc, nn
         # Inverses of the cliques' Cholesky factors, stacked, where the cliques have one size
-        # (the dual step's Lanczos operator is then batched; see steps).
+        # (the dual step's Lanczos operator is then batched; see dual_step).
         self.clique_inv = None
         if len({G.shape[0] for G in cliques}) == 1:
             self.clique_inv = np.stack([lapack.dtrtri(G, lower=1)[0] for G in cliques])
@@ -54,7 +58,7 @@ class BandedNewton:
             ZB, PB = self.band.ZB, self.band.PB
             self.PZ = (ZB, [None] + [-ZB[p] @ PB[p] for p in range(1, st.sizes.size)])
 
-    def direction(self, sigma_mu: float, g_lp: np.ndarray, second: Tri | None):
+    def direction(self, sigma_mu: float, g_lp: np.ndarray, second: Tri | None) -> Direction:
         """HKM direction for ``G = sigma_mu Z - Y^ - second``. The predictor's (``second`` None)
         also returns, for the second-order term, ``K = Y^ dS Z`` and ``dS Z`` (dense row blocks)
         with few blocks, else the band of ``K`` (:meth:`ProductBand.band`) and None; the
@@ -75,17 +79,18 @@ class BandedNewton:
         if second is not None or not self.dense:  # only the pattern of Y^ dS Z is needed
             parts = self.band.band(dS)
             dY = tri_lin(1.0, PG, -1.0, self.band.sym(dS, parts))
-            return dx, dS, dY, ds, dz, (parts if second is None else None), None
+            return Direction(dx, dS, dY, ds, dz, ((parts if second is None else None), None))
         VZ = tri_apply(dS, self.Z)
         K = self.facW.solve(VZ)  # row blocks of Y^ dS Z
         dY = tri_lin(1.0, PG, -1.0, sym_pattern(st.offsets, K))
-        return dx, dS, dY, ds, dz, K, VZ
+        return Direction(dx, dS, dY, ds, dz, (K, VZ))
 
-    def second_order(self, dS: Tri, K: list | None, VZ: list | None) -> Tri:
+    def second_order(self, d: Direction) -> Tri:
         """Pattern part of ``sym(dY dS Z)`` for the affine ``dY = -Y^ - sym(K)``, ``K = Y^ dS Z``:
         ``dY dS Z = -K - (K + K^T) dS Z / 2``, from the dense ``K`` and ``dS Z`` or, with many
         blocks, from the bands of the chains ``Y^ dS Z``, ``Y^ dS Z dS Z`` and
         ``Z dS Y^ dS Z``."""
+        dS, (K, VZ) = d.dS, d.extra
         if not self.dense:
             P = self.st.sizes.size
             k1 = K if K is not None else self.band.band(dS)  # the predictor's, when it has it
@@ -121,30 +126,27 @@ class BandedNewton:
                 sub.append(0.5 * (lo + up.T))
         return diag, sub
 
-    def steps(self, dS: Tri, dY: Tri, ds: np.ndarray, dz: np.ndarray, frac: float = 0.995,
-              verify: bool = True):
-        """Primal and dual step lengths, ``<= 1`` and ``frac`` of the way to the boundary;
-        without ``verify``, the Lanczos estimates alone (the predictor's, which only set the
-        centring parameter, need no Cholesky test)."""
-        st, facS = self.st, self.facS
-
-        def always(_a: float) -> bool:
-            return True
-
+    def primal_step(self, d: Direction, cap: float, frac: float,
+                    verify: bool) -> tuple[float, BlockFactor | None]:
+        """See :meth:`NewtonSystem.primal_step`: Lanczos on ``L^{-1} dS L^{-T}``, verified by
+        a block Cholesky factorisation (the one returned)."""
+        st, facS, dS = self.st, self.facS, d.dS
         o = st.offsets
-        m = int(o[-1])
 
         def mv_S(v):
             blocks = [v[o[p] : o[p + 1], None] for p in range(st.sizes.size)]
             out = facS.forward(tri_apply(dS, facS.backward(blocks)))
             return np.concatenate([b.ravel() for b in out])
 
-        cap_p = min(1.0, max_step_vec(self.s, ds) * frac)
-        a_p = step_to_boundary(
-            lanczos_min(mv_S, m),
-            (lambda a: block_cholesky(*tri_lin(1.0, self.S, a, dS)) is not None)
-            if verify else always,
-            cap_p, frac)
+        return boundary_step(lanczos_min(mv_S, int(o[-1])),
+                             lambda a: block_cholesky(*tri_lin(1.0, self.S, a, dS)),
+                             cap, frac, verify)
+
+    def dual_step(self, d: Direction, cap: float, frac: float,
+                  verify: bool) -> tuple[float, list[np.ndarray] | None]:
+        """See :meth:`NewtonSystem.dual_step`: Lanczos per clique of ``Y_E``, verified by the
+        clique Cholesky factorisations (those returned): ``Y_E + a dY_E`` stays completable."""
+        dY = d.dY
         dC = clique_blocks(dY)
         sizes = [G.shape[0] for G in self.cliques]
         co = np.concatenate([[0], np.cumsum(sizes)])
@@ -167,9 +169,9 @@ class BandedNewton:
                     out[co[q] : co[q + 1]] = trsm(G, dC[q] @ u).ravel()
                 return out
 
-        cap_d = min(1.0, max_step_vec(self.z, dz) * frac)
-        a_d = step_to_boundary(
-            lanczos_min(mv_Y, int(co[-1])),
-            (lambda a: completable(tri_lin(1.0, self.Y, a, dY))) if verify else always,
-            cap_d, frac)
-        return a_p, a_d
+        return boundary_step(lanczos_min(mv_Y, int(co[-1])),
+                             lambda a: clique_factors(tri_lin(1.0, self.Y, a, dY)),
+                             cap, frac, verify)
+
+    def complementarity(self, a_p: float, a_d: float, d: Direction) -> float:
+        return tri_inner(tri_lin(1.0, self.Y, a_d, d.dY), tri_lin(1.0, self.S, a_p, d.dS))

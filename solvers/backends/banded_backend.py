@@ -22,8 +22,8 @@ forms a dense ``m x m`` matrix in its Newton system:
   one chunk of factor columns at a time from block-tridiagonal solves. The dual step needs only
   the pattern parts of ``Y^ dS S^{-1}`` and of Mehrotra's second-order term; from
   ``BAND_MIN_BLOCKS`` blocks on they come from selected inversions of block upper-triangular
-  augmented matrices (:class:`_ProductBand`, ``O(sum n_p^3)``), with fewer blocks from dense
-  ``S^{-1}`` rows. Mehrotra's predictor-corrector sets the centring.
+  augmented matrices (:class:`~solvers.banded_tridiag.ProductBand`, ``O(sum n_p^3)``), with
+  fewer blocks from dense ``S^{-1}`` rows. Mehrotra's predictor-corrector sets the centring.
 * Step lengths: the distance to the boundary is estimated by a few Lanczos steps on
   ``L^{-1} dS L^{-T}`` (and per clique for ``Y_E``), then verified by a block Cholesky test
   (clique Cholesky tests for ``Y_E``) and shortened until it passes.
@@ -55,6 +55,13 @@ it is scaled and factored (its buffer is reused: copy it to keep it); ``info["sl
 ``info["dual"]`` hold the dense ``S`` and the completion ``Y^`` it was built from, formed when
 first read.
 
+The iteration itself (residuals, stopping tests, centring, steps, result) is the one both
+structured methods share, :func:`solvers.ipm_core.iterate`; this module supplies its linear
+algebra, :class:`BandedAlgebra`, built from :mod:`solvers.banded_structure` (the data),
+:mod:`solvers.banded_schur` (the Schur matrix), :mod:`solvers.banded_tridiag` (factors and
+bands), :mod:`solvers.banded_completion` (the dual), :mod:`solvers.banded_schur_factor` (its
+mixed-precision factor) and :mod:`solvers.banded_newton` (directions and steps).
+
 References
 ----------
 M. Fukuda, M. Kojima, K. Murota, K. Nakata, "Exploiting sparsity in semidefinite programming via
@@ -69,11 +76,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import replace
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_info
 
 from solvers import banded_schur_factor as schur_factor
 from solvers.banded_completion import (
@@ -87,11 +92,20 @@ from solvers.banded_completion import (
 from solvers.banded_newton import BandedNewton
 from solvers.banded_schur_factor import SchurFactor
 from solvers.banded_structure import BandedStructure, single_block
-from solvers.banded_tridiag import block_cholesky, inverse_band, tri_dense, tri_inner, tri_lin
+from solvers.banded_tridiag import (
+    BlockFactor,
+    Tri,
+    block_cholesky,
+    inverse_band,
+    tri_dense,
+    tri_inner,
+    tri_lin,
+)
+from solvers.ipm_core import ConeAlgebra, run, warm_point
 from solvers.ipm_linalg import centring_mu
 from solvers.options import backend_options
 from solvers.problem import LMIProblem
-from solvers.result import STOPPED_BY_CALLBACK, SolverResult, Status, failed_result
+from solvers.result import SolverResult, Status, failed_result
 
 __all__ = ["NAME", "BandedStructure", "solve"]
 
@@ -114,10 +128,6 @@ BLOCK_TARGET = 0
 #: on 100-100x20-10, 8.5 s -> 7.6 s on 100-100x10-10; none at side 350, where it cost a little).
 THREADED_CHUNKS_MIN_SIDE = 1000
 
-#: A feasible start whose first step is shorter than this (both primal and dual) is abandoned
-#: for the default start: it sits too close to the boundary of the cone (tests/test_ipm.py: from
-#: ECLipsE-Fast's point on a 10-layer network the first steps are below 0.02).
-BLOCKED_START_STEP = 0.1
 
 def _feasible_start(st: BandedStructure, c: np.ndarray, nn: np.ndarray,
                     x0: np.ndarray | None) -> tuple | None:
@@ -138,10 +148,8 @@ def _feasible_start(st: BandedStructure, c: np.ndarray, nn: np.ndarray,
 
 def solve(problem: LMIProblem, options: dict, warm_start: object = None) -> SolverResult:
     """Solve ``problem`` by the chordal HKM method (see the module docstring)."""
-    x0 = warm_start.x if isinstance(warm_start, SolverResult) else warm_start
-    x0 = None if x0 is None else np.asarray(x0, dtype=np.float64)
+    x0 = warm_point(warm_start)
     common, rest = backend_options(options, NAME, _OPTIONS)
-    callback = rest.get("callback")
     target = rest.get("block_target", BLOCK_TARGET)
     if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or target < 0:
         raise ValueError(f"options['block_target'] is {target!r}; expected an integer >= 0")
@@ -152,200 +160,113 @@ def solve(problem: LMIProblem, options: dict, warm_start: object = None) -> Solv
         return failed_result(problem, Status.ERROR, solver=NAME, native_status="not_applicable",
                              message=str(exc))
     setup = time.perf_counter() - t0
-    try:
-        # One BLAS thread: the kernels are many mid-sized products, which gain nothing from a
-        # second thread and lose badly when two libraries' thread pools alternate (measured:
-        # 17 s on one thread, 36 s on two, for 100-200x5-10). Only the Schur factorisation
-        # gets the machine's threads (see factor_schur).
-        threads = max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
-                      default=1)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return _iterate(problem, st, tol=common.tol or 1e-8,
-                            max_iter=common.max_iter or 100, time_limit=common.time_limit,
-                            verbose=common.verbose, callback=callback, setup=setup,
-                            schur_callback=rest.get("schur_callback"),
-                            threads=threads, x0=x0)
-    except (np.linalg.LinAlgError, FloatingPointError) as exc:
-        logger.warning("%s: numerical failure: %s", NAME, exc)
-        return failed_result(problem, Status.NUMERICAL_ERROR, solver=NAME,
-                             native_status="linear_algebra_failure", message=str(exc),
-                             setup_time=setup, solve_time=time.perf_counter() - t0 - setup)
+    # One BLAS thread: the kernels are many mid-sized products, which gain nothing from a
+    # second thread and lose badly when two libraries' thread pools alternate (measured:
+    # 17 s on one thread, 36 s on two, for 100-200x5-10). Only the Schur factorisation
+    # gets the machine's threads (see factor_schur).
+    threads = max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
+                  default=1)
+    return run(problem, BandedAlgebra(problem, st, threads), common, rest, setup=setup, t0=t0,
+               threads=1, x0=x0, step_fraction=None, predictor_fraction=0.995)
 
-def _iterate(problem: LMIProblem, st: BandedStructure, *, tol: float, max_iter: int,
-             time_limit: float | None, verbose: bool, callback: Callable | None,
-             setup: float, schur_callback: Callable | None = None, threads: int = 1,
-             x0: np.ndarray | None = None) -> SolverResult:
-    start = time.perf_counter()
-    c = problem.c
-    n = c.size
-    nn = np.flatnonzero(problem.nonneg)
-    m = int(st.offsets[-1])
-    # One Schur matrix, and one single-precision copy where it is factored so, for the whole
-    # solve: fresh ones page-faulted in 300 MB per iteration at 50 x 100.
-    bufs = {"M": np.empty((n, n))}
-    if n >= schur_factor.MIXED_SCHUR_MIN:
-        bufs["M32"] = np.empty((n, n), dtype=np.float32)
-    nu = m + nn.size
-    block = problem.blocks[0]
-    F0 = st.F0()
 
-    # Initial point Y = xi I, S = eta I, x = 0. SDPT3's recipe (xi >= max(10, sqrt(m), ...),
-    # eta >= 10) starts far too large for problems whose data are O(1), such as the balanced
-    # LipSDP LMI (whose dual has trace(Y_00) = 1): 24 iterations against 18 on 3 x 200 with
-    # xi = 0.1 and eta a tenth of SDPT3's. The smaller start is kept unless c or F is large.
-    col_norms = np.sqrt(np.asarray(block.F.multiply(block.F).sum(axis=0)).ravel())
-    f0_norm = max(np.sqrt(tri_inner(F0, F0)), 1.0)
-    xi = max(0.1, float(np.max(np.abs(c) / (1 + col_norms))))
-    eta = 0.1 * max(10.0, np.sqrt(m), max(f0_norm, float(col_norms.max(initial=0.0))) / np.sqrt(m))
-    x = np.zeros(n)
-    Y = st.identity(xi)
-    S = st.identity(eta)
-    z = np.full(nn.size, xi)
-    s = np.full(nn.size, eta)
-    feasible = _feasible_start(st, c, nn, x0)
-    if feasible is not None:
-        x, S, s, Y, z = feasible
-    norm_c = 1.0 + np.linalg.norm(c)
-    norm_F0 = 1.0 + np.sqrt(tri_inner(F0, F0))
-    status, native = Status.MAX_ITERATIONS, "max_iterations"
-    it = 0
-    gap = pinf = dinf = np.inf
-    pobj = dobj = np.nan
-    a_p = a_d = 0.0
-    for it in range(1, max_iter + 1):
-        Ax = st.matrix_blocks(x)
-        Rp = tri_lin(1.0, Ax, -1.0, S)
-        rp_lp = x[nn] - s
-        aY = st.adjoint(Y)
-        rd = c - aY
-        rd[nn] -= z
-        mu = (tri_inner(Y, S) + z @ s) / nu
-        pobj = float(c @ x)
-        dobj = -tri_inner(F0, Y)
-        # Relative gap: LipSDP's scaled objective can be far below 1 on deep networks.
-        gap = abs(pobj - dobj) / max(abs(pobj), abs(dobj), 1e-10)
-        pinf = np.sqrt(tri_inner(Rp, Rp) + rp_lp @ rp_lp) / norm_F0
-        dinf = np.linalg.norm(rd) / norm_c
-        if verbose:
-            logger.info("%s it %3d  pobj %.10e  dobj %.10e  gap %.2e  pinf %.2e  dinf %.2e"
-                        "  mu %.2e  steps %.3f %.3f", NAME, it, pobj, dobj, gap, pinf, dinf, mu,
-                        a_p, a_d)
-        if gap < tol and pinf < tol and dinf < tol:
-            status, native = Status.OPTIMAL, "solved"
-            break
-        if dobj > 1e8 * (1 + abs(pobj)) and np.linalg.norm(c - rd) < tol * dobj:
-            status, native = Status.INFEASIBLE, "primal_infeasible"
-            break
-        if -pobj > 1e8 * (1 + abs(dobj)):
-            status, native = Status.UNBOUNDED, "dual_infeasible"
-            break
-        if time_limit is not None and time.perf_counter() - start > time_limit:
-            status, native = Status.TIME_LIMIT, "time_limit"
-            break
-        if callback is not None:
-            info = {"iteration": it, "gap": gap, "pinf": pinf, "dinf": dinf, "pobj": pobj,
-                    "dobj": dobj, "dual": LazyDual(lambda Yc=Y: dense_completion(st, Yc)),
-                    **banded_info(problem, st, Y)}
-            if callback(x.copy(), info):
-                status, native = Status.OPTIMAL_INACCURATE, STOPPED_BY_CALLBACK
-                break
+class BandedAlgebra(ConeAlgebra):
+    """:class:`~solvers.ipm_core.ConeAlgebra` on the block-tridiagonal pattern: ``S`` and ``Y_E``
+    as :data:`~solvers.banded_tridiag.Tri`, ``S`` factored by block Cholesky, ``Y_E`` by its
+    cliques (standing for the completion ``Y^``).
 
-        def step(pinf=pinf, Ax=Ax, x=x, S=S, Rp=Rp, s=s, rp_lp=rp_lp, Y=Y, z=z, rd=rd, aY=aY,
-                 mu=mu, it=it):
-            """One predictor-corrector step from the current iterate (bound as defaults)."""
-            # Once the primal residual is at rounding level, S is reset to F0 + A(x) itself: the
-            # iterates then stay exactly primal feasible and the Rp terms vanish.
-            facS = None
-            if pinf < 1e-12:
-                facS = block_cholesky(*Ax)
-                if facS is not None:
-                    S, Rp = Ax, None
-                    if np.all(x[nn] > 0):
-                        s, rp_lp = x[nn].copy(), np.zeros(nn.size)
-            if facS is None:
-                facS = block_cholesky(*S)
-            cliques = clique_factors(Y)
-            Winv = completion_inverse(Y, cliques) if cliques is not None else None
-            facW = block_cholesky(*Winv) if Winv is not None else None
-            if facS is None or facW is None:
-                raise np.linalg.LinAlgError("an iterate lost positive definiteness")
-            workers = threads if m >= THREADED_CHUNKS_MIN_SIDE else 1
-            M, aZ, aWRZ = st.schur(facS, facW, Rp, workers=workers, out=bufs.get("M"))
-            M[nn, nn] += z / s
-            if schur_callback is not None:
-                schur_callback(it, M, {"slack": LazyDual(lambda: tri_dense(st.offsets, S)),
-                                       "dual": LazyDual(lambda: dense_completion(st, Y))})
-            dsc = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
-            M *= dsc[:, None]  # in place: the unscaled matrix is not needed again
-            M *= dsc[None, :]
-            M[np.diag_indices(n)] += 1e-14
-            Gm = SchurFactor.of(M, threads, bufs.get("M32"))
-            if Gm is None:
-                raise np.linalg.LinAlgError("Schur matrix is not positive definite")
-            newton = BandedNewton(st, facS, facW, cliques, S, Y, z, s, Rp, rp_lp, rd, aY, aZ, aWRZ,
-                             Gm, dsc, nn, Winv, workers=workers)
-            # Predictor (affine scaling, sigma = 0).
-            dx, dS, dY, ds, dz, K, VZ = newton.direction(0.0, -z, None)
-            a_p, a_d = newton.steps(dS, dY, ds, dz, verify=False)
-            mu_aff = (tri_inner(tri_lin(1.0, Y, a_d, dY), tri_lin(1.0, S, a_p, dS))
-                      + (z + a_d * dz) @ (s + a_p * ds)) / nu
-            sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
-            # Corrector: centring plus the second-order term dY_aff dS_aff Z (pattern part).
-            second = newton.second_order(dS, K, VZ)
-            g_lp = sigma * mu / s - z - dz * ds / s
-            dx, dS, dY, ds, dz, _, _ = newton.direction(sigma * mu, g_lp, second)
-            frac = 0.9 + 0.09 * min(1.0, a_p, a_d)
-            a_p, a_d = newton.steps(dS, dY, ds, dz, frac=frac)
-            x_new = x + a_p * dx
-            if not (np.all(np.isfinite(x_new)) and np.isfinite(mu)):
-                raise FloatingPointError("non-finite iterate")
-            return (x_new, tri_lin(1.0, S, a_p, dS), s + a_p * ds, tri_lin(1.0, Y, a_d, dY),
-                    z + a_d * dz, a_p, a_d)
+    ``threads``: the BLAS threads the Schur factorisation (and, from
+    ``THREADED_CHUNKS_MIN_SIDE`` on, its assembly) may use.
+    """
 
+    name = NAME
+
+    def __init__(self, problem: LMIProblem, st: BandedStructure, threads: int = 1):
+        self.problem, self.st, self.threads = problem, st, threads
+        self.order = self.side = m = int(st.offsets[-1])
+        # The first block's coefficients (the only one where the problem has one block).
+        block = problem.blocks[0]
+        self.col_norms = np.sqrt(np.asarray(block.F.multiply(block.F).sum(axis=0)).ravel())
+        self.F0 = st.F0()
+        self.f0_norm = np.sqrt(tri_inner(self.F0, self.F0))
+        n = problem.n_vars
+        # One Schur matrix, and one single-precision copy where it is factored so, for the whole
+        # solve: fresh ones page-faulted in 300 MB per iteration at 50 x 100.
+        self.bufs = {"M": np.empty((n, n))}
+        if n >= schur_factor.MIXED_SCHUR_MIN:
+            self.bufs["M32"] = np.empty((n, n), dtype=np.float32)
+        self.workers = threads if m >= THREADED_CHUNKS_MIN_SIDE else 1
+
+    def identity(self, value: float) -> Tri:
+        return self.st.identity(value)
+
+    def slack(self, x: np.ndarray) -> Tri:
+        return self.st.matrix_blocks(x)
+
+    def operator_norm(self, x: np.ndarray) -> float:
+        Ax = self.st.matrix_blocks(x, with_F0=False)
+        return np.sqrt(tri_inner(Ax, Ax))
+
+    def adjoint(self, Y: Tri) -> np.ndarray:
+        return self.st.adjoint(Y)
+
+    def lin(self, a: float, A: Tri, b: float, B: Tri) -> Tri:
+        return tri_lin(a, A, b, B)
+
+    def inner(self, A: Tri, B: Tri) -> float:
+        return tri_inner(A, B)
+
+    def factor(self, S: Tri) -> BlockFactor | None:
+        return block_cholesky(*S)
+
+    def dual_factor(self, Y: Tri) -> list[np.ndarray] | None:
+        return clique_factors(Y)
+
+    def feasible_start(self, c: np.ndarray, nn: np.ndarray,
+                       x0: np.ndarray | None) -> tuple | None:
+        return _feasible_start(self.st, c, nn, x0)
+
+    def newton(self, S, fac_S, Y, fac_Y, z, s, Rp, rp_lp, rd, aY, nn, hook) -> BandedNewton:
+        st, n = self.st, rd.size
+        Winv = completion_inverse(Y, fac_Y)
+        facW = block_cholesky(*Winv) if Winv is not None else None
+        if facW is None:
+            raise np.linalg.LinAlgError("an iterate lost positive definiteness")
+        M, aZ, aWRZ = st.schur(fac_S, facW, Rp, workers=self.workers, out=self.bufs.get("M"))
+        M[nn, nn] += z / s
+        if hook is not None:
+            hook(M)
+        dsc = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
+        M *= dsc[:, None]  # in place: the unscaled matrix is not needed again
+        M *= dsc[None, :]
+        M[np.diag_indices(n)] += 1e-14
+        Gm = SchurFactor.of(M, self.threads, self.bufs.get("M32"))
+        if Gm is None:
+            raise np.linalg.LinAlgError("Schur matrix is not positive definite")
+        return BandedNewton(st, fac_S, facW, fac_Y, S, Y, z, s, Rp, rp_lp, rd, aY, aZ, aWRZ,
+                            Gm, dsc, nn, Winv, workers=self.workers)
+
+    def iterate_info(self, Y: Tri) -> dict:
+        return {"dual": LazyDual(lambda: dense_completion(self.st, Y)),
+                **banded_info(self.problem, self.st, Y)}
+
+    def schur_info(self, S: Tri, Y: Tri) -> dict:
+        return {"slack": LazyDual(lambda: tri_dense(self.st.offsets, S)),
+                "dual": LazyDual(lambda: dense_completion(self.st, Y))}
+
+    def result_dual(self, Y: Tri) -> tuple[np.ndarray, ...]:
+        if self.order > DENSE_DUAL_MAX_SIDE:
+            return ()
         try:
-            x, S, s, Y, z, a_p, a_d = step()
-        except (np.linalg.LinAlgError, FloatingPointError) as exc:
-            # Numerical trouble ends the solve with the last iterate and a status that says so.
-            logger.warning("%s: numerical failure at iteration %d: %s", NAME, it, exc)
-            status, native = Status.NUMERICAL_ERROR, "linear_algebra_failure"
-            break
-        if feasible is not None and it == 1 and max(a_p, a_d) < BLOCKED_START_STEP:
-            # The feasible start sits too close to the boundary (its first step is blocked):
-            # start again from the default point.
-            logger.info("%s: feasible start blocked (steps %.1e, %.1e); default start instead",
-                        NAME, a_p, a_d)
-            x, Y, S = np.zeros(n), st.identity(xi), st.identity(eta)
-            z, s = np.full(nn.size, xi), np.full(nn.size, eta)
-            continue
-        if max(a_p, a_d) < 1e-8:
-            status, native = Status.NUMERICAL_ERROR, "stalled"
-            break
-
-    solve_time = time.perf_counter() - start
-    if status in (Status.INFEASIBLE, Status.UNBOUNDED):
-        failed = failed_result(problem, status, solver=NAME, native_status=native,
-                               iterations=it, setup_time=setup, solve_time=solve_time)
-        if status is Status.INFEASIBLE:  # Y / dobj tends to a Farkas certificate
-            try:
-                cert = dense_completion(st, Y) / dobj
-            except np.linalg.LinAlgError:
-                return failed
-            return replace(failed, info={"certificate": split_dual(problem, cert)})
-        return failed
-    near = max(gap, pinf, dinf) < 1e3 * tol
-    if status in (Status.MAX_ITERATIONS, Status.NUMERICAL_ERROR) and near:
-        status, native = Status.OPTIMAL_INACCURATE, f"{native}_near_optimal"
-    dual_nonneg = np.zeros(n)
-    dual_nonneg[nn] = z
-    dual: tuple[np.ndarray, ...] = ()
-    if m <= DENSE_DUAL_MAX_SIDE:
-        try:
-            dual = split_dual(problem, dense_completion(st, Y))
+            return split_dual(self.problem, dense_completion(self.st, Y))
         except np.linalg.LinAlgError:
-            dual = ()
-    return SolverResult(
-        x=x, status=status, objective=pobj, dual=dual, iterations=it, solve_time=solve_time,
-        setup_time=setup, solver=NAME, native_status=native,
-        info={"gap": gap, "pinf": pinf, "dinf": dinf, "dual_nonneg": dual_nonneg,
-              "dual_objective": dobj, **banded_info(problem, st, Y)},
-    )
+            return ()
+
+    def result_info(self, Y: Tri) -> dict:
+        return banded_info(self.problem, self.st, Y)
+
+    def certificate(self, Y: Tri, dobj: float) -> tuple[np.ndarray, ...] | None:
+        try:
+            return split_dual(self.problem, dense_completion(self.st, Y) / dobj)
+        except np.linalg.LinAlgError:
+            return None
