@@ -138,7 +138,7 @@ def assemble_schur(st: BandedStructure, facS: BlockFactor, facW: BlockFactor, Rp
     return M, aZ, aWRZ
 
 def _schur_chunk(st: BandedStructure, chunk, facS, facW, Rp, M, Mt, lock) -> tuple:
-    """One chunk's share of :meth:`schur`: its columns of ``M`` (and of ``Mt``) are written
+    """One chunk's share of :func:`assemble_schur`: its columns of ``M`` (and of ``Mt``) are written
     in place, ``A^*(Z)`` and ``A^*(W Rp Z)`` returned."""
     first, J = chunk
     n, R = st.n_vars, st.lam.size
@@ -202,7 +202,7 @@ def _chunk_rhs(st: BandedStructure, first: int, J: np.ndarray) -> list[np.ndarra
 
 def _schur_chunk_rows(st: BandedStructure, chunk, upZ: Semiseparable, upW: Semiseparable,
                       M: np.ndarray) -> tuple:
-    """:meth:`_schur_chunk_up` one row chunk at a time (where owner runs hold): the rows of
+    """:func:`_schur_chunk_up` one row chunk at a time (where owner runs hold): the rows of
     ``Z U_J`` and ``W U_J`` are formed block by block down the chain, and each row chunk
     ``q``'s Grams, Hadamard product and run sums are taken on its own small block (a few
     hundred rows, cache-sized) and written into ``M``, instead of on tall arrays of every
@@ -249,7 +249,7 @@ def _schur_chunk_rows(st: BandedStructure, chunk, upZ: Semiseparable, upW: Semis
 
 def _schur_chunk_up(st: BandedStructure, chunk, upZ: Semiseparable, upW: Semiseparable, M, Mt,
                     lock) -> tuple:
-    """:meth:`_schur_chunk` for a feasible iterate (no ``Rp``) whose variables' columns do
+    """:func:`_schur_chunk` for a feasible iterate (no ``Rp``) whose variables' columns do
     not form owner runs, pairing the chunk's columns with the columns of this and the
     earlier chunks: their Grams with ``Z`` and ``W`` need the row blocks ``<= first + 1`` of
     ``Z U_J`` and ``W U_J``, from the band and the upward transfer matrices

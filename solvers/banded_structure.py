@@ -102,9 +102,10 @@ class BandedStructure:
 
     def _row_parts(self) -> list:
         """Per chunk ``c`` (columns ``oc[c]:oc[c+1]``, those whose first block is ``c``), what
-        :meth:`_schur_chunk_rows` needs for its rows: for each block ``p`` in ``c, c + 1``, the
-        chunk's unit and dense columns touching ``p`` as ``(p, rows in the chunk, E, E_lam,
-        Ud, Ud_lam)``, and the chunk's owner runs as a 0/1 summation matrix and their owners."""
+        ``solvers.banded_schur._schur_chunk_rows`` needs for its rows: for each block ``p`` in
+        ``c, c + 1``, the chunk's unit and dense columns touching ``p`` as ``(p, rows in the
+        chunk, E, E_lam, Ud, Ud_lam)``, and the chunk's owner runs as a 0/1 summation matrix
+        and their owners."""
         oc, P = self.offsets_cols, self.sizes.size
         out = []
         for c in range(P):

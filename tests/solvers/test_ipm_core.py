@@ -96,3 +96,23 @@ def test_core_interfaces_are_abstract():
         ConeAlgebra()
     with pytest.raises(TypeError, match="abstract"):
         NewtonSystem()
+
+
+def test_boundary_step_returns_the_accepted_factor(rng):
+    """The step to the boundary of ``X + a dX >= 0``: the estimate, ``frac`` of the way, capped;
+    verified, the factor it returns is that of the accepted step."""
+    from solvers.ipm_linalg import boundary_step, chol, lanczos_min
+
+    X = np.eye(5)
+    dX = -np.diag([0.5, 1.0, 2.0, 0.1, 0.0])  # boundary at a = 0.5
+    lam = lanczos_min(lambda v: dX @ v, 5)  # L = I
+    assert lam == pytest.approx(-2.0, rel=1e-10)
+    a, fac = boundary_step(lam, lambda a: chol(X + a * dX), cap=1.0, frac=0.9, verify=True)
+    assert a == pytest.approx(0.45, rel=1e-10)
+    np.testing.assert_allclose(fac @ fac.T, X + a * dX, rtol=1e-14)
+    a, fac = boundary_step(lam, lambda a: chol(X + a * dX), cap=0.2, frac=0.9, verify=False)
+    assert (a, fac) == (0.2, None)
+    # An estimate too long (here: told the boundary is at 2) is shortened until it passes.
+    a, fac = boundary_step(-0.5, lambda a: chol(X + a * dX), cap=1.0, frac=1.0, verify=True)
+    assert 0 < a < 0.5
+    assert fac is not None
