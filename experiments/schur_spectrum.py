@@ -35,7 +35,6 @@ import scipy.linalg as sla
 import lipsdp
 from lipsdp.formulation import build_full
 from lipsdp.lowrank import with_lowrank
-from solvers.backends import banded_backend as bb
 
 
 def _pcg_iterations(M: np.ndarray, apply_prec, tol: float = 1e-8, cap: int = 1000) -> int:
@@ -70,18 +69,11 @@ def main() -> None:
                for k in range(len(widths) - 1)]
 
     captured: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    original = bb.BandedStructure.schur
 
-    def capture(self, facS, facW, *a, **kw):
-        out = original(self, facS, facW, *a, **kw)
-        captured.append((out[0].copy(), _dense_product(facS), _dense_product(facW)))
-        return out
+    def capture(iteration, H, info):  # banded-ipm's schur_callback option
+        captured.append((H.copy(), info["slack"][0].copy(), info["dual"][0].copy()))
 
-    bb.BandedStructure.schur = capture
-    try:
-        res = lipsdp.solve(weights, solver="banded-ipm")
-    finally:
-        bb.BandedStructure.schur = original
+    res = lipsdp.solve(weights, solver="banded-ipm", options={"schur_callback": capture})
     print(f"network {args.width}x{args.depth}: value {res.value:.8f}, {res.iterations} iterations")
     net = lipsdp.Network(weights)
     F = with_lowrank(build_full(net), net).problem.blocks[0].F.tocsc()
@@ -89,7 +81,7 @@ def main() -> None:
     print("| iteration | cond (Jacobi) | outliers > 100 median | bulk cond | band 0/1/2 PD "
           "| PCG Jacobi | PCG block-Jacobi | r | PCG band + low rank |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for it, (M, S, Winv) in enumerate(captured):
+    for it, (M, S, Y) in enumerate(captured):
         if it % 3 and it != len(captured) - 1:
             continue
         d = 1.0 / np.sqrt(np.diag(M))
@@ -116,22 +108,10 @@ def main() -> None:
                 out[b] = sla.cho_solve(f, r[b])
             return out
 
-        r, deflated = _band_lowrank(Ms, d, S, np.linalg.inv(Winv), F, layer)
+        r, deflated = _band_lowrank(Ms, d, S, Y, F, layer)
         print(f"| {it + 1} | {ev[0] / ev[-1]:.1e} | {outliers} | {bulk[0] / bulk[-1]:.1e} | "
               f"{'/'.join(pd)} | {_pcg_iterations(Ms, lambda r: r)} | "
               f"{_pcg_iterations(Ms, block_jacobi)} | {r} | {deflated} |")
-
-
-def _dense_product(fac: bb._Factor) -> np.ndarray:
-    """``L L^T`` for a block-bidiagonal Cholesky factor, as a dense matrix."""
-    sizes = [G.shape[0] for G in fac.diag]
-    o = np.concatenate([[0], np.cumsum(sizes)])
-    L = np.zeros((o[-1], o[-1]))
-    for p, G in enumerate(fac.diag):
-        L[o[p] : o[p + 1], o[p] : o[p + 1]] = G
-        if p:
-            L[o[p] : o[p + 1], o[p - 1] : o[p]] = fac.sub[p]
-    return L @ L.T
 
 
 def _band_lowrank(Ms, d, S, Y, F, layer, rel: float = 1e-3, r_max: int = 16):

@@ -16,7 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import solvers
-from solvers.backends.ipm_backend import SINGLE_THREAD_MAX_SIDE
+from solvers.registry import capabilities
 
 from .certify import certify_direction
 from .closed_form import composition_result
@@ -164,8 +164,8 @@ def solve(
         res = replace(res, status=Status.OPTIMAL if res.certified else res.status, variant=variant,
                       solver=None)
     else:
-        # Small dense kernels: one BLAS thread (see solvers.backends.ipm_backend.solve).
-        threads = 1 if net.lmi_size <= SINGLE_THREAD_MAX_SIDE else None
+        # Small dense kernels: one BLAS thread (the lowrank-ipm spec's capabilities).
+        threads = capabilities("lowrank-ipm").blas_threads(net.lmi_size)
         with threadpool_limits(limits=threads, user_api="blas"):
             res = VARIANTS[variant](
                 normed,

@@ -88,7 +88,7 @@ def _check_problem(problem: object, label: str = "problem") -> None:
 
 def _check_options(options: object) -> dict:
     """Validate the common options early; return a private copy for the backend."""
-    from solvers.backends import split_options
+    from solvers.options import split_options
 
     split_options(options)  # raises TypeError / ValueError on bad input
     return dict(options) if options is not None else {}

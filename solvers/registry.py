@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 __all__ = [
     "BackendSpec",
+    "Capabilities",
     "SolverNotInstalledError",
     "UnknownSolverError",
     "available",
+    "capabilities",
     "check_solver",
     "get_spec",
     "is_installed",
@@ -32,6 +34,55 @@ class UnknownSolverError(ValueError):
 
 class SolverNotInstalledError(ImportError, ValueError):
     """The backend is known but cannot be imported here; the message says what to install."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond ``solve(problem, options, warm_start)``.
+
+    Attributes
+    ----------
+    callback : bool
+        Takes ``options["callback"]``, a function ``callback(x, info) -> bool`` called after
+        every iteration; returning True stops the solve (an anytime method) with status
+        ``OPTIMAL_INACCURATE`` and native status :data:`solvers.result.STOPPED_BY_CALLBACK`.
+    warm_start : bool
+        Uses the ``warm_start`` point (the others ignore it).
+    dual_on_pattern : bool
+        Returns the dual on its sparsity pattern, ``info["dual_banded"]`` (a
+        :class:`~solvers.problem.BandedMatrix`), for a single-block problem.
+    schur_callback : bool
+        Takes ``options["schur_callback"]``, a function ``schur_callback(iteration, H, info)``
+        shown every Newton (Schur) matrix the method factors.
+    single_thread_max_side : int or None
+        Threading policy: LMIs whose largest block side is at most this are solved on one BLAS
+        thread (:meth:`blas_threads`); None where the backend declares no such limit.
+    """
+
+    callback: bool = False
+    warm_start: bool = False
+    dual_on_pattern: bool = False
+    schur_callback: bool = False
+    single_thread_max_side: int | None = None
+
+    def __post_init__(self) -> None:
+        for attr in ("callback", "warm_start", "dual_on_pattern", "schur_callback"):
+            if not isinstance(getattr(self, attr), bool):
+                raise TypeError(
+                    f"Capabilities.{attr} is {getattr(self, attr)!r}; expected True or False"
+                )
+        side = self.single_thread_max_side
+        if side is not None and (isinstance(side, bool) or not isinstance(side, int) or side < 1):
+            raise ValueError(
+                f"Capabilities.single_thread_max_side is {side!r}; expected a positive integer "
+                "or None"
+            )
+
+    def blas_threads(self, side: int) -> int | None:
+        """BLAS threads for an LMI of this (largest block) side: 1 up to
+        ``single_thread_max_side``, else None (the caller's setting)."""
+        limit = self.single_thread_max_side
+        return 1 if limit is not None and side <= limit else None
 
 
 @dataclass(frozen=True)
@@ -51,6 +102,8 @@ class BackendSpec:
     cvxpy_solver : str or None
         For ``cvxpy:<NAME>`` backends, the cvxpy solver name, passed to the module's ``solve``
         as ``solver=``.
+    capabilities : Capabilities
+        What the backend can do besides solving (none declared by default).
     """
 
     name: str
@@ -58,6 +111,7 @@ class BackendSpec:
     requires: tuple[str, ...]
     pip_hint: str
     cvxpy_solver: str | None = None
+    capabilities: Capabilities = Capabilities()
 
     def __post_init__(self) -> None:
         for attr in ("name", "module", "pip_hint"):
@@ -70,6 +124,11 @@ class BackendSpec:
                 "such as 'mypackage.my_backend'"
             )
         object.__setattr__(self, "requires", tuple(self.requires))
+        if not isinstance(self.capabilities, Capabilities):
+            raise TypeError(
+                f"BackendSpec.capabilities is a {type(self.capabilities).__name__}; "
+                "expected a Capabilities"
+            )
 
     def is_installed(self) -> bool:
         """Whether every required module can be found (nothing is imported)."""
@@ -92,18 +151,28 @@ _REGISTRY: dict[str, BackendSpec] = {
         module="solvers.backends.scs_backend",
         requires=("scs",),
         pip_hint="pip install scs",
+        capabilities=Capabilities(warm_start=True),
     ),
     "banded-ipm": BackendSpec(
         name="banded-ipm",
         module="solvers.backends.banded_backend",
         requires=("scipy", "threadpoolctl"),
         pip_hint="pip install scipy threadpoolctl",
+        # Its kernels always run on one BLAS thread (the Schur factor on the caller's): no
+        # side limit to declare.
+        capabilities=Capabilities(callback=True, warm_start=True, dual_on_pattern=True,
+                                  schur_callback=True),
     ),
     "lowrank-ipm": BackendSpec(
         name="lowrank-ipm",
         module="solvers.backends.ipm_backend",
         requires=("scipy", "threadpoolctl"),
         pip_hint="pip install scipy threadpoolctl",
+        # Small dense kernels gain little from BLAS threads and lose badly when the cores are
+        # busy (measured: 0.3 s on one thread against 14 s on two for a side-140 LMI on a
+        # loaded 2-core machine).
+        capabilities=Capabilities(callback=True, warm_start=True, schur_callback=True,
+                                  single_thread_max_side=800),
     ),
 }
 
@@ -266,6 +335,33 @@ def get_spec(name: str) -> BackendSpec:
     return spec
 
 
+def capabilities(name: str) -> Capabilities:
+    """What a known backend can do (installed or not).
+
+    Parameters
+    ----------
+    name : str
+        Backend name, e.g. ``"banded-ipm"``.
+
+    Returns
+    -------
+    Capabilities
+
+    Raises
+    ------
+    UnknownSolverError
+        If ``name`` is not a known backend.
+    TypeError
+        If ``name`` is not a string.
+
+    Examples
+    --------
+    >>> capabilities("lowrank-ipm").blas_threads(100)
+    1
+    """
+    return _lookup(name).capabilities
+
+
 def check_solver(name: str) -> str:
     """Validate a backend name without importing any solver.
 
@@ -347,7 +443,7 @@ def register(name: str, module_path: str, pip_hint: str) -> None:
         Dotted path of a module exposing
         ``solve(problem, options, warm_start) -> SolverResult``.  It is not imported here.
         ``options`` is a private dict (common keys ``tol``, ``max_iter``, ``time_limit``,
-        ``verbose`` untranslated; see :func:`solvers.backends.split_options`); ``warm_start`` is
+        ``verbose`` untranslated; see :func:`solvers.options.split_options`); ``warm_start`` is
         ``None``, a finite ndarray of shape ``(n,)`` or a previous
         :class:`~solvers.result.SolverResult`.  It should return a result, not raise, when the
         solver fails.

@@ -1,13 +1,26 @@
-"""One result type and one status vocabulary for every backend."""
+"""One result type and one status vocabulary for every backend; the result of a failed solve."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["SolverResult", "Status"]
+if TYPE_CHECKING:
+    from solvers.problem import LMIProblem
+
+__all__ = ["STOPPED_BY_CALLBACK", "SolverResult", "Status", "crashed_result", "failed_result"]
+
+logger = logging.getLogger(__name__)
+
+
+#: The native status of a solve that the caller's ``callback`` stopped (returned True), shared by
+#: every backend that takes one (:attr:`solvers.registry.Capabilities.callback`); its status
+#: is ``OPTIMAL_INACCURATE`` (the caller decided the point is good enough).
+STOPPED_BY_CALLBACK = "stopped_by_callback"
 
 
 class Status(str, Enum):
@@ -79,3 +92,56 @@ class SolverResult:
     @property
     def ok(self) -> bool:
         return self.status in (Status.OPTIMAL, Status.OPTIMAL_INACCURATE)
+
+    @property
+    def stopped_by_callback(self) -> bool:
+        """Whether the caller's ``callback`` stopped the solve (:data:`STOPPED_BY_CALLBACK`)."""
+        return self.native_status == STOPPED_BY_CALLBACK
+
+
+def failed_result(
+    problem: LMIProblem,
+    status: Status,
+    *,
+    solver: str,
+    native_status: str = "",
+    message: str = "",
+    iterations: int = 0,
+    setup_time: float = 0.0,
+    solve_time: float = 0.0,
+) -> SolverResult:
+    """A result without a solution: ``x`` all ``nan``, no duals, ``message`` in ``info``."""
+    return SolverResult(
+        x=np.full(problem.n_vars, np.nan),
+        status=status,
+        iterations=int(iterations),
+        solve_time=float(solve_time),
+        setup_time=float(setup_time),
+        solver=solver,
+        native_status=native_status,
+        info={"message": message} if message else {},
+    )
+
+
+def crashed_result(
+    problem: LMIProblem,
+    exc: BaseException,
+    *,
+    solver: str,
+    phase: str,
+    setup_time: float = 0.0,
+    solve_time: float = 0.0,
+) -> SolverResult:
+    """The result of a solver that raised ``exc`` in ``phase`` (``"setup"`` or ``"solve"``):
+    logged (the traceback at DEBUG) and turned into an ``ERROR`` status, never re-raised."""
+    logger.warning("%s %s failed: %s", solver, phase, exc)
+    logger.debug("%s %s traceback", solver, phase, exc_info=exc)
+    return failed_result(
+        problem,
+        Status.ERROR,
+        solver=solver,
+        native_status=type(exc).__name__,
+        message=str(exc),
+        setup_time=setup_time,
+        solve_time=solve_time,
+    )

@@ -15,7 +15,13 @@ from lipsdp.dual import dual_lower_bound
 from lipsdp.formulation import build_full
 from lipsdp.lowrank import with_lowrank
 from solvers import BandedMatrix, LMIBlock, LMIProblem, Status
+from solvers import banded_completion as completion
+from solvers import banded_newton as newton
+from solvers import banded_schur as schur
+from solvers import banded_schur_factor as schur_factor
+from solvers import banded_tridiag as tridiag
 from solvers.backends import banded_backend as bb
+from solvers.banded_tridiag import block_cholesky
 
 from conftest import random_weights
 from reference import reference_lipsdp
@@ -66,19 +72,19 @@ def test_kernels_match_dense_linear_algebra(rng, widths, slopes, multipliers):
     Y = _tri(st, B @ B.T + m * np.eye(m))
     C = rng.standard_normal((m, m))
     Rp = _tri(st, C + C.T)
-    cliques = bb._cliques(Y)
-    W_inv = bb._completion_inverse(Y, cliques)
+    cliques = completion.clique_factors(Y)
+    W_inv = completion.completion_inverse(Y, cliques)
     W = np.linalg.inv(_dense(st, W_inv))
     # The completion agrees with Y on the pattern, and its inverse is block tridiagonal.
     np.testing.assert_allclose(_dense(st, _tri(st, W)), _dense(st, Y), atol=1e-10)
-    M, aZ, aWRZ = st.schur(bb._factor(*S), bb._factor(*W_inv), Rp)
+    M, aZ, aWRZ = st.schur(block_cholesky(*S), block_cholesky(*W_inv), Rp)
     # On threads (each chunk writes its own columns of M) the result is the same.
-    for got, want in zip(st.schur(bb._factor(*S), bb._factor(*W_inv), Rp, workers=2),
+    for got, want in zip(st.schur(block_cholesky(*S), block_cholesky(*W_inv), Rp, workers=2),
                          (M, aZ, aWRZ), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
     # Assembled in a caller's buffer (as a solve reuses one), whatever it held before.
     buf = np.full((block.n_vars, block.n_vars), np.nan)
-    M_buf = st.schur(bb._factor(*S), bb._factor(*W_inv), Rp, out=buf)[0]
+    M_buf = st.schur(block_cholesky(*S), block_cholesky(*W_inv), Rp, out=buf)[0]
     assert M_buf is buf
     np.testing.assert_array_equal(M_buf, M)
     Z = np.linalg.inv(_dense(st, S))
@@ -97,12 +103,12 @@ def test_kernels_match_dense_linear_algebra(rng, widths, slopes, multipliers):
     no_runs.runs_ok, no_runs.row_parts = False, None
     for structure in (st, no_runs):
         for workers in (1, 2):
-            M0, aZ0, aWRZ0 = structure.schur(bb._factor(*S), bb._factor(*W_inv), None,
+            M0, aZ0, aWRZ0 = structure.schur(block_cholesky(*S), block_cholesky(*W_inv), None,
                                              workers=workers)
             np.testing.assert_allclose(M0, 0.5 * (M_ref + M_ref.T), rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(aZ0, aZ, rtol=1e-10, atol=1e-12)
             np.testing.assert_array_equal(aWRZ0, 0.0)
-    for got, want in zip(no_runs.schur(bb._factor(*S), bb._factor(*W_inv), Rp),
+    for got, want in zip(no_runs.schur(block_cholesky(*S), block_cholesky(*W_inv), Rp),
                          (M, aZ, aWRZ), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(st.adjoint(Y), [np.sum(F * _dense(st, Y)) for F in Fs],
@@ -203,13 +209,13 @@ def test_numerical_failure_returns_the_last_iterate(rng, monkeypatch):
     net = lipsdp.Network(random_weights(rng, [5, 10, 10, 2]))
     problem = with_lowrank(build_full(net), net).problem
     calls = {"n": 0}
-    original = bb._factor_schur
+    original = schur_factor.factor_schur
 
     def failing(Ms, threads):
         calls["n"] += 1
         return None if calls["n"] == 8 else original(Ms, threads)
 
-    monkeypatch.setattr(bb, "_factor_schur", failing)
+    monkeypatch.setattr(schur_factor, "factor_schur", failing)
     res = solvers.solve(problem, "banded-ipm")
     assert res.status is Status.NUMERICAL_ERROR  # far from optimal at iteration 8
     assert res.native_status == "linear_algebra_failure"
@@ -241,7 +247,7 @@ def test_product_band_matches_dense(rng, sizes):
     A, B = spd(), spd()
     Cm = rng.standard_normal((m, m))
     C = _tri(st, Cm + Cm.T)
-    pb = bb._ProductBand(bb._factor(*A), bb._factor(*B), A[1], B[1])
+    pb = tridiag.ProductBand(block_cholesky(*A), block_cholesky(*B), A[1], B[1])
     inv = {"A": np.linalg.inv(_dense(st, A)), "B": np.linalg.inv(_dense(st, B))}
     o = st.offsets
     for labels in ("AB", "ABB", "BAB"):
@@ -267,9 +273,9 @@ def test_banded_dual_step_gives_the_dense_steps_iterates(rng, monkeypatch):
     W = random_weights(rng, [4, 6, 6, 6, 6, 2])
     net = lipsdp.Network(W, (0.1, 1.0))
     problem = with_lowrank(build_full(net), net).problem
-    monkeypatch.setattr(bb, "BAND_MIN_BLOCKS", 10_000)
+    monkeypatch.setattr(newton, "BAND_MIN_BLOCKS", 10_000)
     dense = solvers.solve(problem, "banded-ipm")
-    monkeypatch.setattr(bb, "BAND_MIN_BLOCKS", 1)
+    monkeypatch.setattr(newton, "BAND_MIN_BLOCKS", 1)
     banded = solvers.solve(problem, "banded-ipm")
     assert dense.ok
     assert banded.ok
@@ -281,7 +287,7 @@ def test_mixed_precision_schur_solves_to_double_precision(rng, monkeypatch):
     """A single-precision factor, refined, solves as accurately as a double-precision one;
     where refinement cannot get there (condition number 1e12) or the single-precision
     factorisation fails, the solve falls back on the double-precision factor."""
-    monkeypatch.setattr(bb, "MIXED_SCHUR_MIN", 1)
+    monkeypatch.setattr(schur_factor, "MIXED_SCHUR_MIN", 1)
     n = 300
     Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
     b = rng.standard_normal(n)
@@ -290,7 +296,7 @@ def test_mixed_precision_schur_solves_to_double_precision(rng, monkeypatch):
         M = 0.5 * (M + M.T)
         want = np.linalg.solve(M, b)
         work32 = np.full((n, n), np.nan, dtype=np.float32)  # a reused buffer's old contents
-        fac = bb._SchurFactor.of(M.copy(), 1, work32)
+        fac = schur_factor.SchurFactor.of(M.copy(), 1, work32)
         if mixed:  # factored in single precision, in the buffer
             assert fac.G.dtype == np.float32
             assert np.shares_memory(fac.G, work32)
@@ -301,7 +307,7 @@ def test_mixed_precision_schur_solves_to_double_precision(rng, monkeypatch):
     # Positive definite in double precision, not in single: the double factor is used.
     M = np.eye(n)
     M[0, 1] = M[1, 0] = 1.0 - 1e-9  # 1 in single precision: singular there
-    fac = bb._SchurFactor.of(M.copy(), 1)
+    fac = schur_factor.SchurFactor.of(M.copy(), 1)
     assert fac.M is None
     assert fac.G.dtype == np.float64
     np.testing.assert_allclose(M @ fac.solve(b), b, rtol=1e-6, atol=1e-6)
@@ -311,7 +317,7 @@ def test_mixed_precision_schur_gives_the_same_solve(rng, monkeypatch):
     net = lipsdp.Network(random_weights(rng, [6, 12, 12, 12, 3]))
     problem = with_lowrank(build_full(net), net).problem
     double = solvers.solve(problem, "banded-ipm")
-    monkeypatch.setattr(bb, "MIXED_SCHUR_MIN", 1)
+    monkeypatch.setattr(schur_factor, "MIXED_SCHUR_MIN", 1)
     mixed = solvers.solve(problem, "banded-ipm")
     assert double.ok
     assert mixed.ok
@@ -324,13 +330,13 @@ def test_batched_clique_step_matches_the_per_clique_one(rng, monkeypatch):
     net = lipsdp.Network(random_weights(rng, [6, 6, 6, 6, 6, 2]))  # every clique 12 x 12
     problem = with_lowrank(build_full(net), net).problem
     seen = []
-    init = bb._Newton.__init__
+    init = newton.BandedNewton.__init__
 
     def spy(self, *args, **kwargs):
         init(self, *args, **kwargs)
         seen.append(self.clique_inv is not None)
 
-    monkeypatch.setattr(bb._Newton, "__init__", spy)
+    monkeypatch.setattr(newton.BandedNewton, "__init__", spy)
     batched = solvers.solve(problem, "banded-ipm")
     assert seen
     assert all(seen)
@@ -339,7 +345,7 @@ def test_batched_clique_step_matches_the_per_clique_one(rng, monkeypatch):
         init(self, *args, **kwargs)
         self.clique_inv = None
 
-    monkeypatch.setattr(bb._Newton, "__init__", per_clique)
+    monkeypatch.setattr(newton.BandedNewton, "__init__", per_clique)
     loop = solvers.solve(problem, "banded-ipm")
     assert batched.ok
     assert loop.ok
@@ -360,10 +366,10 @@ def test_paired_dense_columns_give_the_same_gram(rng):
     cases = [(Ud, owner, True), (Ud + 1e-6 * rng.standard_normal(Ud.shape), owner, False),
              (Ud, np.arange(6), False)]
     for U, own, paired in cases:
-        dense, dense_lam = bb._paired(U, U * lam, np.arange(6), own)
+        dense, dense_lam = schur.paired(U, U * lam, np.arange(6), own)
         assert (dense[1] is not None) == paired
         for d, A in ((dense, U), (dense_lam, U * lam)):
             G = np.zeros((8, 5))
-            bb._add_gram(G, slice(2, 8), d, X)
+            schur.add_gram(G, slice(2, 8), d, X)
             np.testing.assert_allclose(G[2:], A.T @ X, rtol=1e-13, atol=1e-13)
             np.testing.assert_array_equal(G[:2], 0.0)

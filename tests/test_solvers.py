@@ -24,7 +24,7 @@ from solvers import (
     registry,
     svec,
 )
-from solvers.backends import build_conic_form
+from solvers.conic import build_conic_form
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -134,7 +134,7 @@ def solve_full(
     info = {"backend_status": str(sres.status), "native_status": sres.native_status,
             "lmi_size": formulation.problem.blocks[0].size}
     if anytime is not None and anytime.best is not None and (
-        not sres.ok or sres.native_status == "stopped_by_callback"
+        not sres.ok or sres.stopped_by_callback
     ):
         # Anytime: a stopped solve returns the best certified iterate, and says so.
         best = anytime.best

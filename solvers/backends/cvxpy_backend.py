@@ -29,9 +29,9 @@ import time
 
 import numpy as np
 
-from solvers.backends import crashed_result, failed_result, split_options
+from solvers.options import split_options
 from solvers.problem import LMIProblem
-from solvers.result import SolverResult, Status
+from solvers.result import SolverResult, Status, crashed_result, failed_result
 
 __all__ = ["STATUS_MAP", "solve"]
 

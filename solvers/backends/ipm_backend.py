@@ -21,12 +21,20 @@ Options: ``tol`` (default 1e-8: relative gap and relative primal/dual infeasibil
 ``max_iter`` (default 100), ``time_limit``, ``verbose`` (logs each iteration at INFO), and
 ``callback``: a function ``callback(x, info) -> bool`` called after every iteration with the
 current primal point and ``info["dual"]`` the dual matrices; returning True stops the solve with
-status ``OPTIMAL_INACCURATE`` (the
-caller decided the point is good enough, e.g. its certified gap is small). A ``warm_start``
+status ``OPTIMAL_INACCURATE`` and native status ``STOPPED_BY_CALLBACK`` (the caller decided
+the point is good enough, e.g. its certified gap is small); ``schur_callback``: a function
+``schur_callback(iteration, H, info)`` called with every Newton matrix ``H = M`` above before it
+is factored (read-only, valid during the call: copy it to keep it), ``info["slack"]`` and
+``info["dual"]`` the iterate's ``S_k`` and ``Y_k`` it was built from. A ``warm_start``
 point ``x0`` that is strictly feasible gives a primal-feasible, perfectly centred start
 (``S = F0 + A(x0)``, ``Y = mu S^{-1}``, ``z = mu / x0``, ``mu`` fitted to the dual equation by
 least squares); otherwise, or without one, the start is infeasible (``x = 0``, ``S`` and ``Y``
 multiples of the identity).
+
+The iteration is :func:`solvers.ipm_core.iterate`, shared with banded-ipm; this module supplies
+the linear algebra on dense blocks (:class:`_LowRankAlgebra`). The two methods' step rules
+differ in one place, kept as it was: the predictor's step here is the whole estimated distance to
+the boundary (banded-ipm: 0.995 of it).
 
 References
 ----------
@@ -41,16 +49,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack
-from threadpoolctl import threadpool_limits
 
-from solvers.backends import backend_options, failed_result
+from solvers.ipm_core import ConeAlgebra, Direction, NewtonSystem, run, warm_point
+from solvers.ipm_linalg import (
+    as_slice,
+    boundary_step,
+    centring_mu,
+    chol,
+    factor_columns,
+    lanczos_min,
+)
+from solvers.options import backend_options
 from solvers.problem import LMIBlock, LMIProblem
-from solvers.result import SolverResult, Status
+from solvers.registry import capabilities
+from solvers.result import SolverResult
 
 __all__ = ["NAME", "solve"]
 
@@ -58,14 +76,7 @@ logger = logging.getLogger(__name__)
 
 NAME = "lowrank-ipm"
 
-_OPTIONS = ("callback", "step_fraction")
-
-#: A feasible start whose first step is shorter than this (both primal and dual) is abandoned
-#: for the default start (as in banded-ipm).
-BLOCKED_START_STEP = 0.1
-
-#: Largest block side solved with a single BLAS thread (see ``solve``).
-SINGLE_THREAD_MAX_SIDE = 800
+_OPTIONS = ("callback", "schur_callback", "step_fraction")
 
 
 @dataclass
@@ -180,47 +191,11 @@ class _Block:
         return 0.5 * (M + M.T)
 
 
-def _factor_columns(
-    block: LMIBlock, tol: float = 1e-12
-) -> tuple[sp.csc_matrix, sp.csr_matrix, np.ndarray]:
-    """Low-rank factors of every ``F_i`` by an eigendecomposition on its support."""
-    m, n = block.size, block.n_vars
-    F = block.F
-    rows_u, cols_u, vals_u, d_vals, owner = [], [], [], [], []
-    col = 0
-    for i in range(n):
-        lo, hi = F.indptr[i], F.indptr[i + 1]
-        idx = F.indices[lo:hi]
-        if idx.size == 0:
-            continue
-        r, c = idx % m, idx // m
-        support = np.unique(np.concatenate([r, c]))
-        pos = np.searchsorted(support, r), np.searchsorted(support, c)
-        Fi = np.zeros((support.size, support.size))
-        Fi[pos] = F.data[lo:hi]
-        Fi = 0.5 * (Fi + Fi.T)
-        lam, V = np.linalg.eigh(Fi)
-        keep = np.abs(lam) > tol * max(np.abs(lam).max(), np.finfo(float).tiny)
-        for lk, vk in zip(lam[keep], V[:, keep].T, strict=True):
-            nz = np.abs(vk) > 0
-            rows_u.append(support[nz])
-            cols_u.append(np.full(nz.sum(), col))
-            vals_u.append(vk[nz])
-            d_vals.append(lk)
-            owner.append(i)
-            col += 1
-    U = sp.csc_matrix(
-        (np.concatenate(vals_u), (np.concatenate(rows_u), np.concatenate(cols_u))), shape=(m, col)
-    ) if col else sp.csc_matrix((m, 0))
-    D = sp.diags(np.asarray(d_vals, dtype=float), format="csr")
-    return U, D, np.asarray(owner, dtype=np.int64)
-
-
 def _prepare(block: LMIBlock) -> _Block:
     if block.lowrank is not None:
         U, D, owner = block.lowrank.U, block.lowrank.D, block.lowrank.owner
     else:
-        U, D, owner = _factor_columns(block)
+        U, D, owner = factor_columns(block)
     m, n = block.size, block.n_vars
     U = sp.csc_matrix(U)
     counts = np.diff(U.indptr)
@@ -271,7 +246,7 @@ def _prepare(block: LMIBlock) -> _Block:
         FT=sp.csr_matrix(F.T),
         D=Dp,
         agg=agg,
-        unit_rows=_as_slice(unit_row),
+        unit_rows=as_slice(unit_row),
         groups=groups,
         Urest=Urest,
         D_diag=Dp.diagonal(),
@@ -319,19 +294,6 @@ def _diagonal_runs(D: sp.csr_matrix, max_runs: int = 16) -> list | None:
             zip(np.r_[0, brk], np.r_[brk, p.size], strict=True) if b > a]
 
 
-def _as_slice(idx: np.ndarray) -> slice | np.ndarray:
-    """``idx`` as a slice when it is a contiguous increasing range (cheaper indexing)."""
-    if idx.size and np.all(np.diff(idx) == 1):
-        return slice(int(idx[0]), int(idx[-1]) + 1)
-    return idx
-
-
-def _chol(A: np.ndarray) -> np.ndarray | None:
-    """Lower Cholesky factor of the symmetric ``A`` (lower triangle read), or None."""
-    G, info = lapack.dpotrf(A, lower=1, clean=1)
-    return G if info == 0 else None
-
-
 def _inverse(L: np.ndarray) -> np.ndarray:
     """``(L L^T)^{-1}`` from the lower Cholesky factor ``L`` (both triangles filled)."""
     Zl, info = lapack.dpotri(L, lower=1)
@@ -342,55 +304,13 @@ def _inverse(L: np.ndarray) -> np.ndarray:
     return Z
 
 
-def _lanczos_min(matvec: Callable[[np.ndarray], np.ndarray], dim: int, steps: int = 12) -> float:
-    """Smallest Ritz value of a symmetric operator after ``steps`` Lanczos steps (full
-    reorthogonalisation). It is >= the smallest eigenvalue, usually very close to it."""
-    k = min(steps, dim)
-    rng = np.random.default_rng(0)
-    Q = np.empty((dim, k))
-    q = rng.standard_normal(dim)
-    q /= np.linalg.norm(q)
-    alpha, beta = np.empty(k), np.empty(k)
-    for j in range(k):
-        Q[:, j] = q
-        w = matvec(q)
-        alpha[j] = q @ w
-        w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
-        w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
-        beta[j] = np.linalg.norm(w)
-        if beta[j] < 1e-12 * max(1.0, abs(alpha[j])) or j == k - 1:
-            k = j + 1
-            break
-        q = w / beta[j]
-    T = np.diag(alpha[:k]) + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1)
-    return float(np.linalg.eigvalsh(T)[0])
-
-
-def _step_to_boundary(lam_min: float, ok: Callable[[float], bool], cap: float,
-                      frac: float) -> float:
-    """``min(cap, frac * alpha_max)`` for ``alpha_max = -1 / lam_min`` estimated by Lanczos,
-    verified by ``ok`` (a Cholesky test) and shortened until it passes."""
-    a = cap if lam_min >= -frac / cap else frac * (-1.0 / lam_min)
-    a = min(a, cap)
-    for _ in range(30):
-        if ok(a):
-            return a
-        a *= 0.8
-    return 0.0
-
-
 def _min_eig_scaled(L: np.ndarray, dX: np.ndarray) -> float:
     """Lanczos estimate of the smallest eigenvalue of ``L^{-1} dX L^{-T}``."""
 
     def mv(v):
         return blas.dtrsv(L, dX @ blas.dtrsv(L, v, lower=1, trans=1), lower=1)
 
-    return _lanczos_min(mv, L.shape[0])
-
-
-def _max_step_vec(x: np.ndarray, dx: np.ndarray) -> float:
-    neg = dx < 0
-    return float(min(1e3, np.min(-x[neg] / dx[neg]))) if np.any(neg) else 1e3
+    return lanczos_min(mv, L.shape[0])
 
 
 def _sym(A: np.ndarray) -> np.ndarray:
@@ -399,45 +319,21 @@ def _sym(A: np.ndarray) -> np.ndarray:
 
 def solve(problem: LMIProblem, options: dict, warm_start: object = None) -> SolverResult:
     """Solve ``problem`` by the structured interior-point method (see the module docstring)."""
-    x0 = warm_start.x if isinstance(warm_start, SolverResult) else warm_start
-    x0 = None if x0 is None else np.asarray(x0, dtype=np.float64)
+    x0 = warm_point(warm_start)
     common, rest = backend_options(options, NAME, _OPTIONS)
-    callback = rest.get("callback")
     gamma = rest.get("step_fraction")  # None: adaptive, 0.9 + 0.09 min(a_p, a_d) as in SDPT3
     if gamma is not None and not 0.5 <= float(gamma) < 1.0:
         raise ValueError(f"options['step_fraction'] is {gamma}; expected a number in [0.5, 1)")
     t0 = time.perf_counter()
     blocks = [_prepare(b) for b in problem.blocks]
     setup = time.perf_counter() - t0
-    # Small dense kernels gain little from BLAS threads and lose badly when the cores are busy
-    # (measured: 0.3 s on one thread against 14 s on two for a side-140 LMI on a loaded 2-core
-    # machine), so blocks up to SINGLE_THREAD_MAX_SIDE run on one BLAS thread.
-    threads = 1 if max(b.m for b in blocks) <= SINGLE_THREAD_MAX_SIDE else None
-    try:
-        with threadpool_limits(limits=threads, user_api="blas"):
-            return _iterate(
-                problem,
-                blocks,
-                tol=common.tol or 1e-8,
-                max_iter=common.max_iter or 100,
-                time_limit=common.time_limit,
-                verbose=common.verbose,
-                callback=callback,
-                gamma=gamma,
-                setup=setup,
-                x0=x0,
-            )
-    except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
-        logger.warning("%s: numerical failure: %s", NAME, exc)
-        return failed_result(
-            problem,
-            Status.NUMERICAL_ERROR,
-            solver=NAME,
-            native_status="linear_algebra_failure",
-            message=str(exc),
-            setup_time=setup,
-            solve_time=time.perf_counter() - t0 - setup,
-        )
+    # Small dense kernels run on one BLAS thread: the registry's threading policy.
+    threads = capabilities(NAME).blas_threads(max(b.m for b in blocks))
+    # The predictor's step is the full distance to the boundary (banded-ipm takes 0.995 of it).
+    return run(problem, _LowRankAlgebra(blocks), common, rest, setup=setup, t0=t0,
+               threads=threads,
+               errors=(np.linalg.LinAlgError, FloatingPointError, ValueError), x0=x0,
+               step_fraction=gamma, predictor_fraction=1.0)
 
 
 @dataclass
@@ -453,18 +349,21 @@ class _Newton:
     Rp: list[np.ndarray] | None  # None once S = F0 + A(x) exactly
     rp_lp: np.ndarray
     rd: np.ndarray
+    hook: Callable[[np.ndarray], object] | None = None  # shown M (see schur_callback)
 
     def __post_init__(self) -> None:
         self.Z = [_inverse(L) for L in self.LS]
         n = self.rd.size
         M = sum(b.schur(Yk, Zk) for b, Yk, Zk in zip(self.blocks, self.Y, self.Z, strict=True))
         M[self.nn, self.nn] += self.z / self.s
+        if self.hook is not None:
+            self.hook(M)
         # Diagonal scaling for a robust Cholesky of the Schur complement.
         self.dscale = 1.0 / np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite: the Cholesky fails
             Ms = M * self.dscale[:, None] * self.dscale[None, :]
         Ms[np.diag_indices(n)] += 1e-14
-        self.Mfac = _chol(Ms)
+        self.Mfac = chol(Ms)
         if self.Mfac is None:
             raise np.linalg.LinAlgError("Schur matrix is not positive definite")
         self.aYRZ = 0.0
@@ -492,232 +391,134 @@ class _Newton:
         return dx, dS, dY, ds, dz, VZ
 
 
+
+
 def _inner(A: list[np.ndarray], B: list[np.ndarray]) -> float:
     return sum(float(np.vdot(a, b)) for a, b in zip(A, B, strict=True))
 
 
-def _estimate_step(L: list[np.ndarray], dX: list[np.ndarray], cap: float) -> float:
-    """Largest ``a <= cap`` with every ``X + a dX >= 0`` (a Lanczos estimate, unverified)."""
+def _factors(X: list[np.ndarray]) -> list[np.ndarray] | None:
+    """Cholesky factors of every block, or None where one is not positive definite."""
+    L = [chol(Xk) for Xk in X]
+    return None if any(G is None for G in L) else L
+
+
+class _LowRankNewton(NewtonSystem):
+    """:class:`NewtonSystem` on dense blocks (``second``: the full ``dY dS Z`` per block)."""
+
+    def __init__(self, system: _Newton, S: list[np.ndarray], LY: list[np.ndarray]):
+        self.system, self.S, self.LY = system, S, LY
+
+    def direction(self, sigma_mu: float, g_lp: np.ndarray, second: Any) -> Direction:
+        sy = self.system
+        if second is None:
+            G = [-Yk for Yk in sy.Y]
+        else:
+            G = [sigma_mu * Zk - Yk - Wk for Zk, Yk, Wk in zip(sy.Z, sy.Y, second, strict=True)]
+        dx, dS, dY, ds, dz, VZ = sy.direction(G, g_lp)
+        return Direction(dx, dS, dY, ds, dz, VZ)
+
+    def second_order(self, d: Direction) -> list[np.ndarray]:
+        return [dYk @ V for dYk, V in zip(d.dY, d.extra, strict=True)]
+
+    def complementarity(self, a_p: float, a_d: float, d: Direction) -> float:
+        Y, S = self.system.Y, self.S
+        return (_inner(Y, S) + a_p * _inner(Y, d.dS) + a_d * _inner(d.dY, S)
+                + a_p * a_d * _inner(d.dY, d.dS))
+
+    def primal_step(self, d: Direction, cap: float, frac: float, verify: bool) -> tuple:
+        return _step(self.S, self.system.LS, d.dS, cap, frac, verify)
+
+    def dual_step(self, d: Direction, cap: float, frac: float, verify: bool) -> tuple:
+        return _step(self.system.Y, self.LY, d.dY, cap, frac, verify)
+
+
+def _step(X: list[np.ndarray], L: list[np.ndarray], dX: list[np.ndarray], cap: float,
+          frac: float, verify: bool) -> tuple[float, list[np.ndarray] | None]:
+    """``frac`` of the way to the boundary of ``X + a dX >= 0`` (at most ``cap``), from a
+    Lanczos estimate per block; with ``verify``, checked by a Cholesky factorisation of every
+    block (the factors returned: the next iteration's)."""
     lam = min(_min_eig_scaled(Lk, d) for Lk, d in zip(L, dX, strict=True))
-    return cap if lam >= -1.0 / cap else -1.0 / lam
+    return boundary_step(lam, lambda a: _factors([Xk + a * d for Xk, d in zip(X, dX,
+                                                                              strict=True)]),
+                         cap, frac, verify)
 
 
-def _verified_step(X: list[np.ndarray], L: list[np.ndarray], dX: list[np.ndarray], cap: float,
-                   frac: float) -> tuple[float, list[np.ndarray]]:
-    """``frac`` of the way to the boundary of ``X + a dX >= 0`` (at most ``cap``), verified by a
-    Cholesky factorisation of every block; returns the step and those factors (the next
-    iteration's)."""
-    lam = min(_min_eig_scaled(Lk, d) for Lk, d in zip(L, dX, strict=True))
-    factors: list[np.ndarray] = []
+class _LowRankAlgebra(ConeAlgebra):
+    """:class:`~solvers.ipm_core.ConeAlgebra` of dense blocks with low-rank coefficients."""
 
-    def ok(a: float) -> bool:
-        factors.clear()
-        for Xk, d in zip(X, dX, strict=True):
-            G = _chol(Xk + a * d)
-            if G is None:
-                return False
-            factors.append(G)
-        return True
+    name = NAME
 
-    a = _step_to_boundary(lam, ok, cap, frac)
-    if a == 0.0:
-        return 0.0, list(L)
-    return a, list(factors)
+    def __init__(self, blocks: list[_Block]):
+        self.blocks = blocks
+        self.order = sum(b.m for b in blocks)
+        self.side = max(b.m for b in blocks)
+        self.col_norms = np.sqrt(sum(np.asarray(b.F.multiply(b.F).sum(axis=0)).ravel()
+                                     for b in blocks))
+        self.F0 = [b.F0 for b in blocks]
+        self.f0_norm = np.sqrt(sum(np.linalg.norm(b.F0) ** 2 for b in blocks))
 
+    def identity(self, value: float) -> list[np.ndarray]:
+        return [value * np.eye(b.m) for b in self.blocks]
 
-def _centring_mu(c: np.ndarray, aZ: np.ndarray, nn: np.ndarray, x0: np.ndarray) -> float | None:
-    """The ``mu`` of the centred start ``Y = mu S^{-1}``, ``z = mu / x0``: the least-squares
-    fit of the dual equation ``A^*(Y) + z = c``, given ``aZ = A^*(S^{-1})``; None unless
-    finite and positive."""
-    g = aZ.copy()
-    g[nn] += 1.0 / x0[nn]
-    gg = float(g @ g)
-    mu = float(c @ g) / gg if gg > 0 else np.nan
-    return mu if np.isfinite(mu) and mu > 0 else None
+    def slack(self, x: np.ndarray) -> list[np.ndarray]:
+        return [b.F0 + b.adj(x) for b in self.blocks]
 
+    def operator_norm(self, x: np.ndarray) -> float:
+        return np.sqrt(sum(np.linalg.norm(b.adj(x)) ** 2 for b in self.blocks))
 
-def _default_start(blocks: list[_Block], n: int, n_nonneg: int, xi: float, eta: float) -> tuple:
-    """``(x, S, L_S, s, Y, L_Y, z)`` of the infeasible start: ``x = 0``, ``S = eta I``,
-    ``Y = xi I``."""
-    return (np.zeros(n), [eta * np.eye(b.m) for b in blocks],
-            [np.sqrt(eta) * np.eye(b.m) for b in blocks], np.full(n_nonneg, eta),
-            [xi * np.eye(b.m) for b in blocks], [np.sqrt(xi) * np.eye(b.m) for b in blocks],
-            np.full(n_nonneg, xi))
+    def adjoint(self, Y: list[np.ndarray]) -> np.ndarray:
+        return sum(b.op(Yk) for b, Yk in zip(self.blocks, Y, strict=True))
 
+    def lin(self, a: float, A: list, b: float, B: list) -> list[np.ndarray]:
+        # a = 1 and b = -1 written as such: the same floating-point numbers, no products.
+        if a == 1.0 and b == -1.0:
+            return [x - y for x, y in zip(A, B, strict=True)]
+        if a == 1.0:
+            return [x + b * y for x, y in zip(A, B, strict=True)]
+        return [a * x + b * y for x, y in zip(A, B, strict=True)]
 
-def _feasible_start(blocks: list[_Block], c: np.ndarray, nn: np.ndarray,
-                    x0: np.ndarray | None) -> tuple | None:
-    """``(x, S, L_S, s, Y, L_Y, z)`` of the centred start at a strictly feasible ``x0`` (module
-    docstring), or None where ``x0`` is missing or not strictly feasible."""
-    if x0 is None or np.any(x0[nn] <= 0):
-        return None
-    S = [b.F0 + b.adj(x0) for b in blocks]
-    LS = [_chol(Sk) for Sk in S]
-    if any(L is None for L in LS):
-        return None
-    Z = [_inverse(L) for L in LS]
-    mu = _centring_mu(c, sum(b.op(Zk) for b, Zk in zip(blocks, Z, strict=True)), nn, x0)
-    if mu is None:
-        return None
-    Y = [mu * Zk for Zk in Z]
-    LY = [_chol(Yk) for Yk in Y]
-    if any(L is None for L in LY):
-        return None
-    return x0.copy(), S, LS, x0[nn].copy(), Y, LY, mu / x0[nn]
+    def inner(self, A: list, B: list) -> float:
+        return _inner(A, B)
 
+    def factor(self, S: list[np.ndarray]) -> list[np.ndarray] | None:
+        return _factors(S)
 
-def _iterate(
-    problem: LMIProblem,
-    blocks: list[_Block],
-    *,
-    tol: float,
-    max_iter: int,
-    time_limit: float | None,
-    verbose: bool,
-    callback: Callable | None,
-    gamma: float | None,
-    setup: float,
-    x0: np.ndarray | None = None,
-) -> SolverResult:
-    start = time.perf_counter()
-    c = problem.c
-    n = c.size
-    nn = np.flatnonzero(problem.nonneg)
-    nu = sum(b.m for b in blocks) + nn.size
-    m_max = max(b.m for b in blocks)
+    def dual_factor(self, Y: list[np.ndarray]) -> list[np.ndarray] | None:
+        return _factors(Y)
 
-    # Initial point Y = xi I, S = eta I, x = 0. SDPT3's recipe (xi >= max(10, sqrt(m), ...),
-    # eta >= 10) starts far too large for problems whose data are O(1), such as the balanced
-    # LipSDP LMI (whose dual has trace(Y_00) = 1): a tenth of it, as in banded-ipm, saves
-    # iterations there and is kept unless c or F is large.
-    col_norms = np.sqrt(sum(np.asarray(b.F.multiply(b.F).sum(axis=0)).ravel() for b in blocks))
-    f0_norm = max(np.sqrt(sum(np.linalg.norm(b.F0) ** 2 for b in blocks)), 1.0)
-    xi = max(0.1, float(np.max(np.abs(c) / (1 + col_norms))))
-    eta = 0.1 * max(10.0, np.sqrt(m_max),
-                    max(f0_norm, float(col_norms.max(initial=0.0))) / np.sqrt(m_max))
-    # s: slack of x_nn >= 0; z: its dual.
-    feasible = _feasible_start(blocks, c, nn, x0)
-    x, S, LS, s, Y, LY, z = feasible or _default_start(blocks, n, nn.size, xi, eta)
+    def feasible_start(self, c: np.ndarray, nn: np.ndarray,
+                       x0: np.ndarray | None) -> tuple | None:
+        if x0 is None or np.any(x0[nn] <= 0):
+            return None
+        S = self.slack(x0)
+        LS = _factors(S)
+        if LS is None:
+            return None
+        Z = [_inverse(L) for L in LS]
+        mu = centring_mu(c, self.adjoint(Z), nn, x0)
+        if mu is None:
+            return None
+        Y = [mu * Zk for Zk in Z]
+        if _factors(Y) is None:
+            return None
+        return x0.copy(), S, x0[nn].copy(), Y, mu / x0[nn]
 
-    norm_c = 1.0 + np.linalg.norm(c)
-    norm_F0 = 1.0 + np.sqrt(sum(np.linalg.norm(b.F0) ** 2 for b in blocks))
-    status, native = Status.MAX_ITERATIONS, "max_iterations"
-    it = 0
-    gap = pinf = dinf = np.inf
-    pobj = dobj = np.nan
-    a_p = a_d = 0.0
-    for it in range(1, max_iter + 1):
-        Ax = [b.F0 + b.adj(x) for b in blocks]
-        Rp: list[np.ndarray] | None = [A - Sk for A, Sk in zip(Ax, S, strict=True)]
-        rp_lp = x[nn] - s
-        rd = c - sum(b.op(Yk) for b, Yk in zip(blocks, Y, strict=True))
-        rd[nn] -= z
-        mu = (_inner(Y, S) + z @ s) / nu
-        pobj = float(c @ x)
-        dobj = -_inner([b.F0 for b in blocks], Y)
-        # Relative gap: LipSDP's scaled objective can be far below 1 on deep networks.
-        gap = abs(pobj - dobj) / max(abs(pobj), abs(dobj), 1e-10)
-        pinf = np.sqrt(_inner(Rp, Rp) + rp_lp @ rp_lp) / norm_F0
-        dinf = np.linalg.norm(rd) / norm_c
-        if verbose:
-            logger.info("%s it %3d  pobj %.10e  dobj %.10e  gap %.2e  pinf %.2e  dinf %.2e"
-                        "  mu %.2e  steps %.3f %.3f", NAME, it, pobj, dobj, gap, pinf, dinf, mu,
-                        a_p, a_d)
-        if gap < tol and pinf < tol and dinf < tol:
-            status, native = Status.OPTIMAL, "solved"
-            break
-        # Rays: Y / dobj tends to a Farkas certificate (A(Y) + z = 0, <F0, Y> = -1) when the LMI
-        # is infeasible; x / (-c^T x) to a direction of unboundedness when it is unbounded.
-        if dobj > 1e8 * (1 + abs(pobj)) and np.linalg.norm(c - rd) < tol * dobj:
-            status, native = Status.INFEASIBLE, "primal_infeasible"
-            break
-        if -pobj > 1e8 * (1 + abs(dobj)) and np.sqrt(
-            sum(np.linalg.norm(b.adj(x)) ** 2 for b in blocks)
-        ) < 1e3 * tol * -pobj:
-            status, native = Status.UNBOUNDED, "dual_infeasible"
-            break
-        if time_limit is not None and time.perf_counter() - start > time_limit:
-            status, native = Status.TIME_LIMIT, "time_limit"
-            break
-        if callback is not None and callback(
-            x.copy(),
-            {"iteration": it, "gap": gap, "pinf": pinf, "dinf": dinf, "pobj": pobj,
-             "dobj": dobj, "dual": tuple(Y)},
-        ):
-            status, native = Status.OPTIMAL_INACCURATE, "stopped_by_callback"
-            break
-        # Once the primal residual is at rounding level, S is reset to F0 + A(x) itself: the
-        # iterates then stay exactly primal feasible and the Rp terms vanish.
-        if pinf < 1e-12:
-            LA = [_chol(A) for A in Ax]
-            if all(G is not None for G in LA):
-                S, LS, Rp = Ax, LA, None  # type: ignore[assignment]
-                if np.all(x[nn] > 0):
-                    s, rp_lp = x[nn].copy(), np.zeros(nn.size)
-        try:
-            newton = _Newton(blocks, nn, Y, LS, z, s, Rp, rp_lp, rd)
-            # Predictor (affine scaling, sigma = 0).
-            dx, dS, dY, ds, dz, VZ = newton.direction([-Yk for Yk in Y], -z)
-            a_p = _estimate_step(LS, dS, min(1.0, _max_step_vec(s, ds)))
-            a_d = _estimate_step(LY, dY, min(1.0, _max_step_vec(z, dz)))
-            mu_aff = (_inner(Y, S) + a_p * _inner(Y, dS) + a_d * _inner(dY, S)
-                      + a_p * a_d * _inner(dY, dS) + (z + a_d * dz) @ (s + a_p * ds)) / nu
-            sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
-            # Corrector: centring plus the second-order term dY_aff dS_aff Z.
-            G = [sigma * mu * Zk - Yk - dYk @ V
-                 for Zk, Yk, dYk, V in zip(newton.Z, Y, dY, VZ, strict=True)]
-            g_lp = sigma * mu / s - z - dz * ds / s
-            dx, dS, dY, ds, dz, _ = newton.direction(G, g_lp)
-            frac = gamma if gamma is not None else 0.9 + 0.09 * min(1.0, a_p, a_d)
-            a_p, LS = _verified_step(S, LS, dS, min(1.0, frac * _max_step_vec(s, ds)), frac)
-            a_d, LY = _verified_step(Y, LY, dY, min(1.0, frac * _max_step_vec(z, dz)), frac)
-        except (np.linalg.LinAlgError, FloatingPointError) as exc:
-            # Numerical trouble ends the solve with the last iterate and a status that says so.
-            logger.warning("%s: numerical failure at iteration %d: %s", NAME, it, exc)
-            status, native = Status.NUMERICAL_ERROR, "linear_algebra_failure"
-            break
-        x = x + a_p * dx
-        S = [Sk + a_p * d for Sk, d in zip(S, dS, strict=True)]
-        s = s + a_p * ds
-        Y = [Yk + a_d * d for Yk, d in zip(Y, dY, strict=True)]
-        z = z + a_d * dz
-        if not (np.all(np.isfinite(x)) and np.isfinite(mu)):
-            status, native = Status.NUMERICAL_ERROR, "non_finite_iterate"
-            break
-        if feasible is not None and it == 1 and max(a_p, a_d) < BLOCKED_START_STEP:
-            # The feasible start sits too close to the boundary (its first step is blocked):
-            # start again from the default point.
-            logger.info("%s: feasible start blocked (steps %.1e, %.1e); default start instead",
-                        NAME, a_p, a_d)
-            x, S, LS, s, Y, LY, z = _default_start(blocks, n, nn.size, xi, eta)
-            continue
-        if max(a_p, a_d) < 1e-8:
-            status, native = Status.NUMERICAL_ERROR, "stalled"
-            break
+    def newton(self, S, fac_S, Y, fac_Y, z, s, Rp, rp_lp, rd, aY, nn, hook) -> NewtonSystem:
+        return _LowRankNewton(_Newton(self.blocks, nn, Y, fac_S, z, s, Rp, rp_lp, rd, hook), S,
+                              fac_Y)
 
-    solve_time = time.perf_counter() - start
-    if status in (Status.INFEASIBLE, Status.UNBOUNDED):
-        certificate = {"certificate": tuple(Yk / dobj for Yk in Y)}
-        return replace(
-            failed_result(problem, status, solver=NAME, native_status=native, iterations=it,
-                          setup_time=setup, solve_time=solve_time),
-            info=certificate if status is Status.INFEASIBLE else {},
-        )
-    near = max(gap, pinf, dinf) < 1e3 * tol
-    if status in (Status.MAX_ITERATIONS, Status.NUMERICAL_ERROR) and near:
-        status, native = Status.OPTIMAL_INACCURATE, f"{native}_near_optimal"
-    dual_nonneg = np.zeros(n)
-    dual_nonneg[nn] = z
-    return SolverResult(
-        x=x,
-        status=status,
-        objective=pobj,
-        dual=tuple(Y),
-        iterations=it,
-        solve_time=solve_time,
-        setup_time=setup,
-        solver=NAME,
-        native_status=native,
-        info={"gap": gap, "pinf": pinf, "dinf": dinf, "dual_nonneg": dual_nonneg,
-              "dual_objective": dobj},
-    )
+    def iterate_info(self, Y: list[np.ndarray]) -> dict:
+        return {"dual": tuple(Y)}
+
+    def schur_info(self, S: list[np.ndarray], Y: list[np.ndarray]) -> dict:
+        return {"slack": tuple(S), "dual": tuple(Y)}
+
+    def result_dual(self, Y: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        return tuple(Y)
+
+    def result_info(self, Y: list[np.ndarray]) -> dict:
+        return {}
+
+    def certificate(self, Y: list[np.ndarray], dobj: float) -> tuple[np.ndarray, ...]:
+        return tuple(Yk / dobj for Yk in Y)

@@ -26,14 +26,10 @@ import time
 
 import numpy as np
 
-from solvers.backends import (
-    ConicForm,
-    build_conic_form,
-    crashed_result,
-    split_options,
-)
+from solvers.conic import ConicForm, build_conic_form
+from solvers.options import split_options
 from solvers.problem import LMIProblem
-from solvers.result import SolverResult, Status
+from solvers.result import SolverResult, Status, crashed_result
 
 __all__ = ["NAME", "STATUS_MAP", "solve"]
 
