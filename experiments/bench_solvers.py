@@ -193,7 +193,7 @@ def main() -> None:
 
     import cvxpy
 
-    import solvers
+    import lipsdp_solvers as solvers
 
     installed = set(cvxpy.installed_solvers())
     names = args.networks or [k for k, quick in NETWORKS.items() if quick or not args.quick]

@@ -36,7 +36,7 @@ import traceback
 from pathlib import Path
 
 import lipsdp
-import solvers
+import lipsdp_solvers as solvers
 
 from common import deep_widths, gaussian_network
 
@@ -156,7 +156,7 @@ def run_one(net, label, variant, backend, options, seconds: float, megabytes: fl
     # A fresh process from a fork server that has imported lipsdp: cheap to start, and free of
     # this process's state.
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["lipsdp", "solvers"])
+    ctx.set_forkserver_preload(["lipsdp", "lipsdp_solvers"])
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(net, label, variant, backend, options, send))
     start = time.perf_counter()

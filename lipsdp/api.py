@@ -15,8 +15,8 @@ from dataclasses import replace
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import solvers
-from solvers.registry import capabilities
+import lipsdp_solvers as solvers
+from lipsdp_solvers.registry import capabilities
 
 from .certify import certify_direction
 from .closed_form import composition_result

@@ -42,7 +42,7 @@ def supports_gap_tol(solver: str) -> bool:
     :data:`lipsdp.api.ANYTIME_BACKENDS` (backends whose iterates lipsdp certifies on the fly)
     contains it.
     """
-    import solvers
+    import lipsdp_solvers as solvers
 
     from . import api
 

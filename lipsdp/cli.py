@@ -13,7 +13,7 @@ import math
 import sys
 from collections.abc import Sequence
 
-import solvers
+import lipsdp_solvers as solvers
 
 from .api import MULTIPLIERS, VARIANTS, solve
 from .closed_form import CLOSED_FORM_METHODS, closed_form

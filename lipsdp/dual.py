@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from solvers import BandedMatrix
+from lipsdp_solvers import BandedMatrix
 
 from .lmi import lmi_geometry, neuron_terms
 from .network import Network

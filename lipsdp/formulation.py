@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from solvers import LMIBlock, LMIProblem
+from lipsdp_solvers import LMIBlock, LMIProblem
 
 from .closed_form import naive_bound, naive_directions
 from .lmi import compress_input, lmi_geometry, neuron_terms, schur_complement

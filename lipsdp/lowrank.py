@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from solvers import LowRank
+from lipsdp_solvers import LowRank
 
 from .formulation import Formulation
 from .lmi import lmi_geometry, neuron_terms

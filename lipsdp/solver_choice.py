@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import solvers
+import lipsdp_solvers as solvers
 
 from .network import Network
 

@@ -21,7 +21,7 @@ Examples
 Largest eigenvalue of ``A`` as ``min t  s.t.  t I - A >= 0``:
 
 >>> import numpy as np, scipy.sparse as sp
->>> from solvers import LMIBlock, LMIProblem, solve
+>>> from lipsdp_solvers import LMIBlock, LMIProblem, solve
 >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])
 >>> block = LMIBlock(F0=-A, F=sp.csc_matrix(np.eye(2).reshape(4, 1)))
 >>> result = solve(LMIProblem(c=np.ones(1), blocks=(block,)), "clarabel")
@@ -38,8 +38,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from solvers.problem import BandedMatrix, LMIBlock, LMIProblem, LowRank
-from solvers.registry import (
+from lipsdp_solvers.problem import BandedMatrix, LMIBlock, LMIProblem, LowRank
+from lipsdp_solvers.registry import (
     SolverNotInstalledError,
     UnknownSolverError,
     available,
@@ -48,7 +48,7 @@ from solvers.registry import (
     is_installed,
     register,
 )
-from solvers.result import SolverResult, Status
+from lipsdp_solvers.result import SolverResult, Status
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def _check_problem(problem: object, label: str = "problem") -> None:
 
 def _check_options(options: object) -> dict:
     """Validate the common options early; return a private copy for the backend."""
-    from solvers.options import split_options
+    from lipsdp_solvers.options import split_options
 
     split_options(options)  # raises TypeError / ValueError on bad input
     return dict(options) if options is not None else {}

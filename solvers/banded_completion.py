@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solvers.banded_tridiag import Tri, block_cholesky
-from solvers.ipm_linalg import chol, trsm
-from solvers.problem import BandedMatrix, LMIProblem
+from lipsdp_solvers.banded_tridiag import Tri, block_cholesky
+from lipsdp_solvers.ipm_linalg import chol, trsm
+from lipsdp_solvers.problem import BandedMatrix, LMIProblem
 
 if TYPE_CHECKING:
-    from solvers.banded_structure import BandedStructure
+    from lipsdp_solvers.banded_structure import BandedStructure
 
 __all__ = [
     "LazyDual",

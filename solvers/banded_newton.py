@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy.linalg import lapack
 
-from solvers.banded_completion import clique_blocks, clique_factors
-from solvers.banded_tridiag import (
+from lipsdp_solvers.banded_completion import clique_blocks, clique_factors
+from lipsdp_solvers.banded_tridiag import (
     BlockFactor,
     ProductBand,
     Tri,
@@ -19,8 +19,8 @@ from solvers.banded_tridiag import (
     tri_inner,
     tri_lin,
 )
-from solvers.ipm_core import Direction, NewtonSystem
-from solvers.ipm_linalg import boundary_step, lanczos_min, trsm
+from lipsdp_solvers.ipm_core import Direction, NewtonSystem
+from lipsdp_solvers.ipm_linalg import boundary_step, lanczos_min, trsm
 
 __all__ = ["BAND_MIN_BLOCKS", "BandedNewton"]
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from solvers.banded_tridiag import BlockFactor, Semiseparable, Tri, tri_apply
-from solvers.ipm_linalg import as_slice
+from lipsdp_solvers.banded_tridiag import BlockFactor, Semiseparable, Tri, tri_apply
+from lipsdp_solvers.ipm_linalg import as_slice
 
 if TYPE_CHECKING:
-    from solvers.banded_structure import BandedStructure
+    from lipsdp_solvers.banded_structure import BandedStructure
 
 __all__ = ["add_gram", "assemble_schur", "paired"]
 

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.linalg import blas, lapack
 from threadpoolctl import threadpool_limits
 
-from solvers.ipm_linalg import trsm
+from lipsdp_solvers.ipm_linalg import trsm
 
 __all__ = ["MIXED_MAX_REFINE", "MIXED_SCHUR_MIN", "THREADED_SCHUR_MIN", "SchurFactor"]
 

@@ -14,10 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from solvers.banded_schur import assemble_schur, paired
-from solvers.banded_tridiag import BlockFactor, Tri
-from solvers.ipm_linalg import as_slice, factor_columns
-from solvers.problem import LMIBlock, LMIProblem, LowRank
+from lipsdp_solvers.banded_schur import assemble_schur, paired
+from lipsdp_solvers.banded_tridiag import BlockFactor, Tri
+from lipsdp_solvers.ipm_linalg import as_slice, factor_columns
+from lipsdp_solvers.problem import LMIBlock, LMIProblem, LowRank
 
 __all__ = ["BandedStructure", "single_block"]
 

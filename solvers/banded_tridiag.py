@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import lapack
 
-from solvers.ipm_linalg import chol, trsm
+from lipsdp_solvers.ipm_linalg import chol, trsm
 
 __all__ = [
     "BlockFactor",

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from solvers import svec as _svec
-from solvers.problem import LMIProblem
+from lipsdp_solvers import svec as _svec
+from lipsdp_solvers.problem import LMIProblem
 
 __all__ = ["ConicForm", "build_conic_form"]
 

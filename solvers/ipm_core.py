@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from solvers.ipm_linalg import max_step_vec
-from solvers.options import CommonOptions
-from solvers.problem import LMIProblem
-from solvers.result import STOPPED_BY_CALLBACK, SolverResult, Status, failed_result
+from lipsdp_solvers.ipm_linalg import max_step_vec
+from lipsdp_solvers.options import CommonOptions
+from lipsdp_solvers.problem import LMIProblem
+from lipsdp_solvers.result import STOPPED_BY_CALLBACK, SolverResult, Status, failed_result
 
 __all__ = [
     "BLOCKED_START_STEP",

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
-from solvers.problem import LMIBlock
+from lipsdp_solvers.problem import LMIBlock
 
 __all__ = [
     "as_slice",

@@ -137,25 +137,25 @@ class BackendSpec:
 
 _MODULE_RE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 _CVXPY_PREFIX = "cvxpy:"
-_CVXPY_BACKEND = "solvers.backends.cvxpy_backend"
+_CVXPY_BACKEND = "lipsdp_solvers.backends.cvxpy_backend"
 
 _REGISTRY: dict[str, BackendSpec] = {
     "clarabel": BackendSpec(
         name="clarabel",
-        module="solvers.backends.clarabel_backend",
+        module="lipsdp_solvers.backends.clarabel_backend",
         requires=("clarabel",),
         pip_hint="pip install clarabel",
     ),
     "scs": BackendSpec(
         name="scs",
-        module="solvers.backends.scs_backend",
+        module="lipsdp_solvers.backends.scs_backend",
         requires=("scs",),
         pip_hint="pip install scs",
         capabilities=Capabilities(warm_start=True),
     ),
     "banded-ipm": BackendSpec(
         name="banded-ipm",
-        module="solvers.backends.banded_backend",
+        module="lipsdp_solvers.backends.banded_backend",
         requires=("scipy", "threadpoolctl"),
         pip_hint="pip install scipy threadpoolctl",
         # Its kernels always run on one BLAS thread (the Schur factor on the caller's): no
@@ -165,7 +165,7 @@ _REGISTRY: dict[str, BackendSpec] = {
     ),
     "lowrank-ipm": BackendSpec(
         name="lowrank-ipm",
-        module="solvers.backends.ipm_backend",
+        module="lipsdp_solvers.backends.ipm_backend",
         requires=("scipy", "threadpoolctl"),
         pip_hint="pip install scipy threadpoolctl",
         # Small dense kernels gain little from BLAS threads and lose badly when the cores are

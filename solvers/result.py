@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from solvers.problem import LMIProblem
+    from lipsdp_solvers.problem import LMIProblem
 
 __all__ = ["STOPPED_BY_CALLBACK", "SolverResult", "Status", "crashed_result", "failed_result"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from solvers import SolverResult, Status
+from lipsdp_solvers import SolverResult, Status
 
 
 def solve(problem, options, warm_start):

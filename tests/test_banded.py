@@ -10,18 +10,18 @@ import pytest
 import scipy.sparse as sp
 
 import lipsdp
-import solvers
+import lipsdp_solvers as solvers
 from lipsdp.dual import dual_lower_bound
 from lipsdp.formulation import build_full
 from lipsdp.lowrank import with_lowrank
-from solvers import BandedMatrix, LMIBlock, LMIProblem, Status
-from solvers import banded_completion as completion
-from solvers import banded_newton as newton
-from solvers import banded_schur as schur
-from solvers import banded_schur_factor as schur_factor
-from solvers import banded_tridiag as tridiag
-from solvers.backends import banded_backend as bb
-from solvers.banded_tridiag import block_cholesky
+from lipsdp_solvers import BandedMatrix, LMIBlock, LMIProblem, Status
+from lipsdp_solvers import banded_completion as completion
+from lipsdp_solvers import banded_newton as newton
+from lipsdp_solvers import banded_schur as schur
+from lipsdp_solvers import banded_schur_factor as schur_factor
+from lipsdp_solvers import banded_tridiag as tridiag
+from lipsdp_solvers.backends import banded_backend as bb
+from lipsdp_solvers.banded_tridiag import block_cholesky
 
 from conftest import random_weights
 from reference import reference_lipsdp

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import lipsdp
-import solvers
+import lipsdp_solvers as solvers
 from lipsdp.cli import main
 
 #: One row of the table: name (may hold "(solver)"), value, certified, time, status.

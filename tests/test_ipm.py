@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 import lipsdp
-import solvers
+import lipsdp_solvers as solvers
 from lipsdp.formulation import build_full
 from lipsdp.lowrank import with_lowrank
 
@@ -182,7 +182,7 @@ def _sparse_lowrank_sdp(rng, m=120, n=30):
 
 def test_lowrank_ipm_sparse_factor_columns_match_clarabel(rng):
     problem = _sparse_lowrank_sdp(rng)
-    from solvers.backends.ipm_backend import _prepare
+    from lipsdp_solvers.backends.ipm_backend import _prepare
 
     assert _prepare(problem.blocks[0]).Urest is not None  # the sparse path is the one tested
     ours = solvers.solve(problem, "lowrank-ipm")
@@ -197,7 +197,7 @@ def test_lowrank_schur_matches_its_definition(rng, runs, segments):
     """``M_ij = tr(F_i Y F_j Z)`` from the factors equals the definition, with D's
     off-diagonal applied as slice runs or by the sparse product, and the columns summed into
     variables by owner segments or by the sparse aggregation."""
-    from solvers.backends.ipm_backend import _prepare
+    from lipsdp_solvers.backends.ipm_backend import _prepare
 
     net = lipsdp.Network(random_weights(rng, [5, 9, 7, 3]), (0.1, 1.0))
     block = with_lowrank(build_full(net), net).problem.blocks[0]
@@ -222,7 +222,7 @@ def test_lowrank_schur_matches_its_definition_on_generic_factors(rng, block_rank
     ``block_rank x block_rank`` coupling per variable (rank 3 puts two off-diagonal entries in a
     row of D, so D is applied by the sparse product) and a variable owning a run of unit columns
     (a summed owner segment)."""
-    from solvers.backends.ipm_backend import _prepare
+    from lipsdp_solvers.backends.ipm_backend import _prepare
 
     m, n = 12, 5
     k = block_rank

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lipsdp
-import solvers
+import lipsdp_solvers as solvers
 
 from conftest import random_weights
 from reference import mp_certifies

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import lipsdp
-import solvers
+import lipsdp_solvers as solvers
 
 from conftest import random_weights
 from reference import reference_lipsdp, reference_matrix

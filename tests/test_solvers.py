@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import solvers
-from solvers import (
+import lipsdp_solvers as solvers
+from lipsdp_solvers import (
     LMIBlock,
     LMIProblem,
     SolverNotInstalledError,
@@ -24,7 +24,7 @@ from solvers import (
     registry,
     svec,
 )
-from solvers.conic import build_conic_form
+from lipsdp_solvers.conic import build_conic_form
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -438,7 +438,7 @@ def test_registered_backend_is_called(monkeypatch, tmp_path):
         textwrap.dedent(
             """
             import numpy as np
-            from solvers import SolverResult, Status
+            from lipsdp_solvers import SolverResult, Status
 
             def solve(problem, options, warm_start):
                 return SolverResult(x=np.zeros(problem.n_vars), status=Status.OPTIMAL,
@@ -462,7 +462,7 @@ def test_import_has_no_side_effects():
     code = textwrap.dedent(
         """
         import sys
-        import solvers
+        import lipsdp_solvers as solvers
         solvers.check_solver("clarabel"); solvers.check_solver("cvxpy:CVXOPT")
         loaded = [m for m in ("lipsdp", "clarabel", "scs", "cvxpy", "joblib") if m in sys.modules]
         print(",".join(loaded))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import lipsdp
-import solvers
+import lipsdp_solvers as solvers
 from lipsdp.cli import main
 from lipsdp.formulation import build_chordal, build_full, chordal_cliques
 

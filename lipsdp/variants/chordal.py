@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
-import solvers
+import lipsdp_solvers as solvers
 
 from ..formulation import build_chordal
 from ..network import Network

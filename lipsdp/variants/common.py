@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-import solvers
+import lipsdp_solvers as solvers
 
 from ..certify import certify_direction
 from ..closed_form import naive_bound, naive_directions

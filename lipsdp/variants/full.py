@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
-import solvers
+import lipsdp_solvers as solvers
 
 from ..certify import certify_direction, failed
 from ..dual import dual_lower_bound

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.linalg as sla
 
-import solvers
+import lipsdp_solvers as solvers
 
 from ..certify import certify_direction
 from ..lmi import lmi_geometry, schur_step

@@ -80,8 +80,8 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from solvers import banded_schur_factor as schur_factor
-from solvers.banded_completion import (
+from lipsdp_solvers import banded_schur_factor as schur_factor
+from lipsdp_solvers.banded_completion import (
     LazyDual,
     banded_info,
     clique_factors,
@@ -89,10 +89,10 @@ from solvers.banded_completion import (
     dense_completion,
     split_dual,
 )
-from solvers.banded_newton import BandedNewton
-from solvers.banded_schur_factor import SchurFactor
-from solvers.banded_structure import BandedStructure, single_block
-from solvers.banded_tridiag import (
+from lipsdp_solvers.banded_newton import BandedNewton
+from lipsdp_solvers.banded_schur_factor import SchurFactor
+from lipsdp_solvers.banded_structure import BandedStructure, single_block
+from lipsdp_solvers.banded_tridiag import (
     BlockFactor,
     Tri,
     block_cholesky,
@@ -101,11 +101,11 @@ from solvers.banded_tridiag import (
     tri_inner,
     tri_lin,
 )
-from solvers.ipm_core import ConeAlgebra, run, warm_point
-from solvers.ipm_linalg import centring_mu
-from solvers.options import backend_options
-from solvers.problem import LMIProblem
-from solvers.result import SolverResult, Status, failed_result
+from lipsdp_solvers.ipm_core import ConeAlgebra, run, warm_point
+from lipsdp_solvers.ipm_linalg import centring_mu
+from lipsdp_solvers.options import backend_options
+from lipsdp_solvers.problem import LMIProblem
+from lipsdp_solvers.result import SolverResult, Status, failed_result
 
 __all__ = ["NAME", "BandedStructure", "solve"]
 

@@ -29,9 +29,9 @@ import time
 
 import numpy as np
 
-from solvers.options import split_options
-from solvers.problem import LMIProblem
-from solvers.result import SolverResult, Status, crashed_result, failed_result
+from lipsdp_solvers.options import split_options
+from lipsdp_solvers.problem import LMIProblem
+from lipsdp_solvers.result import SolverResult, Status, crashed_result, failed_result
 
 __all__ = ["STATUS_MAP", "solve"]
 

@@ -56,8 +56,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
-from solvers.ipm_core import ConeAlgebra, Direction, NewtonSystem, run, warm_point
-from solvers.ipm_linalg import (
+from lipsdp_solvers.ipm_core import ConeAlgebra, Direction, NewtonSystem, run, warm_point
+from lipsdp_solvers.ipm_linalg import (
     as_slice,
     boundary_step,
     centring_mu,
@@ -65,10 +65,10 @@ from solvers.ipm_linalg import (
     factor_columns,
     lanczos_min,
 )
-from solvers.options import backend_options
-from solvers.problem import LMIBlock, LMIProblem
-from solvers.registry import capabilities
-from solvers.result import SolverResult
+from lipsdp_solvers.options import backend_options
+from lipsdp_solvers.problem import LMIBlock, LMIProblem
+from lipsdp_solvers.registry import capabilities
+from lipsdp_solvers.result import SolverResult
 
 __all__ = ["NAME", "solve"]
 

@@ -26,10 +26,10 @@ import time
 
 import numpy as np
 
-from solvers.conic import ConicForm, build_conic_form
-from solvers.options import split_options
-from solvers.problem import LMIProblem
-from solvers.result import SolverResult, Status, crashed_result
+from lipsdp_solvers.conic import ConicForm, build_conic_form
+from lipsdp_solvers.options import split_options
+from lipsdp_solvers.problem import LMIProblem
+from lipsdp_solvers.result import SolverResult, Status, crashed_result
 
 __all__ = ["NAME", "STATUS_MAP", "solve"]
 

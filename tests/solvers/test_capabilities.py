@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import solvers
-from solvers.registry import Capabilities, UnknownSolverError, capabilities
-from solvers.result import STOPPED_BY_CALLBACK
+import lipsdp_solvers as solvers
+from lipsdp_solvers.registry import Capabilities, UnknownSolverError, capabilities
+from lipsdp_solvers.result import STOPPED_BY_CALLBACK
 
 STRUCTURED = ["banded-ipm", "lowrank-ipm"]
 

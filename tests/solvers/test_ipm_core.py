@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import solvers
-from solvers.ipm_core import ConeAlgebra, NewtonSystem
+import lipsdp_solvers as solvers
+from lipsdp_solvers.ipm_core import ConeAlgebra, NewtonSystem
 
 STRUCTURED = ["banded-ipm", "lowrank-ipm"]
 
@@ -101,7 +101,7 @@ def test_core_interfaces_are_abstract():
 def test_boundary_step_returns_the_accepted_factor(rng):
     """The step to the boundary of ``X + a dX >= 0``: the estimate, ``frac`` of the way, capped;
     verified, the factor it returns is that of the accepted step."""
-    from solvers.ipm_linalg import boundary_step, chol, lanczos_min
+    from lipsdp_solvers.ipm_linalg import boundary_step, chol, lanczos_min
 
     X = np.eye(5)
     dX = -np.diag([0.5, 1.0, 2.0, 0.1, 0.0])  # boundary at a = 0.5
