@@ -5,7 +5,7 @@ The stored values (``tests/data/pre_proof_values.json``) were computed by the pa
 of 1e-10). This script recomputes every entry with the installed package and prints the
 relative change ``new / old - 1``. A proved bound may only be looser where the old value was
 not a bound (then it was below the exact constant) or by the cost of the proof itself;
-``tests/test_tightness.py`` asserts the 1e-9 target on these entries.
+``tests/lipsdp/test_tightness.py`` asserts the 1e-9 target on these entries.
 
 Run:
     python experiments/proof_tightness.py                 # compare with the stored values

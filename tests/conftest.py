@@ -1,4 +1,8 @@
-"""Shared fixtures: a seeded generator, small random networks, and the shared data folder."""
+"""Shared fixtures: a seeded generator, random weights, a small network, the shared data folder.
+
+``tests/solvers/`` tests the generic SDP layer on problems built without lipsdp;
+``tests/lipsdp/`` tests the package; ``tests/test_packaging.py`` the distribution.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +21,18 @@ DATA = Path(
 )
 
 
-def random_weights(rng, widths, scale=1.0):
+def _random_weights(rng, widths, scale=1.0):
+    """Gaussian weights ``W_k ~ N(0, 1/n_k)`` for the layer widths ``widths``."""
     return [
         scale * rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k])
         for k in range(len(widths) - 1)
     ]
+
+
+@pytest.fixture
+def random_weights():
+    """``random_weights(rng, widths, scale=1.0)``: seeded Gaussian weights for ``widths``."""
+    return _random_weights
 
 
 @pytest.fixture
@@ -31,7 +42,7 @@ def rng():
 
 @pytest.fixture
 def small_net(rng):
-    return lipsdp.Network(random_weights(rng, [5, 8, 6, 3]))
+    return lipsdp.Network(_random_weights(rng, [5, 8, 6, 3]))
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import lipsdp_solvers as solvers
 from lipsdp.cli import main
 from lipsdp.formulation import build_chordal, build_full, chordal_cliques
 
-from conftest import random_weights
 from reference import reference_matrix
 
 SLOPES = {
@@ -32,7 +31,7 @@ def assert_certified_by_own_multipliers(net, res):
 
 
 @pytest.fixture
-def net3(rng):
+def net3(rng, random_weights):
     """Three hidden layers: clique sizes 2 and 3 give different decompositions."""
     return lipsdp.Network(random_weights(rng, [5, 8, 7, 8, 3]))
 
@@ -41,7 +40,7 @@ def net3(rng):
 @pytest.mark.parametrize("clique_size", [2, 3])
 @pytest.mark.parametrize("slopes", list(SLOPES))
 @pytest.mark.parametrize("multipliers", ["neuron", "layer"])
-def test_chordal_equals_full(rng, multipliers, slopes, clique_size):
+def test_chordal_equals_full(rng, multipliers, slopes, clique_size, random_weights):
     net = lipsdp.Network(random_weights(rng, [5, 8, 7, 8, 3]), SLOPES[slopes])
     full = lipsdp.solve(net, multipliers=multipliers, solver="clarabel")
     res = lipsdp.solve(
@@ -55,7 +54,7 @@ def test_chordal_equals_full(rng, multipliers, slopes, clique_size):
     assert_certified_by_own_multipliers(net, res)
 
 
-def test_chordal_wide_input_and_deeper(rng):
+def test_chordal_wide_input_and_deeper(rng, random_weights):
     net = lipsdp.Network(random_weights(rng, [30, 6, 5, 6, 5, 6, 4]), (0.1, 1.0))
     full = lipsdp.solve(net, solver="clarabel")
     for clique_size in (2, 3, 4, 10):
@@ -128,7 +127,7 @@ def _product_of_blocks(net, cuts, multipliers="neuron"):
         ((0.0, 1.0), {"split": 1}, [1, 2, 3, 4]),
     ],
 )
-def test_split_is_the_certified_product_rule(rng, slopes, kwargs, cuts):
+def test_split_is_the_certified_product_rule(rng, slopes, kwargs, cuts, random_weights):
     net = lipsdp.Network(random_weights(rng, [5, 7, 6, 7, 6, 3]), slopes)
     full = lipsdp.solve(net, solver="clarabel")
     res = lipsdp.solve(net, variant="split", solver="clarabel", **kwargs)
@@ -147,7 +146,7 @@ def test_split_is_the_certified_product_rule(rng, slopes, kwargs, cuts):
         assert part.total_time > 0
 
 
-def test_split_layer_multipliers(rng):
+def test_split_layer_multipliers(rng, random_weights):
     net = lipsdp.Network(random_weights(rng, [5, 7, 6, 7, 6, 3]), (0.1, 1.0))
     res = lipsdp.solve(net, variant="split", multipliers="layer", split=2, solver="clarabel")
     product = _product_of_blocks(net, [2, 4], "layer")
@@ -164,7 +163,7 @@ def test_split_into_one_block_is_full(net3):
     assert len(res.parts) == 1
 
 
-def test_split_cut_at_linear_activation_is_certified_by_parts(rng):
+def test_split_cut_at_linear_activation_is_certified_by_parts(rng, random_weights):
     net = lipsdp.Network(random_weights(rng, [5, 7, 6, 3]), [(0.0, 1.0), (0.5, 0.5)])
     res = lipsdp.solve(net, variant="split", cuts=[2], solver="clarabel")
     assert res.certified
@@ -174,7 +173,7 @@ def test_split_cut_at_linear_activation_is_certified_by_parts(rng):
     assert res.status == "certified_by_parts"
 
 
-def test_split_failed_block_fails_the_whole(rng):
+def test_split_failed_block_fails_the_whole(rng, random_weights):
     solvers.register("faulty", "faulty_backend", "it is the test suite's own")
     net = lipsdp.Network(random_weights(rng, [5, 10, 10, 10, 10, 3]))
     res = lipsdp.solve(net, variant="split", cuts=[2], solver="faulty", options={"mode": "nan"})
@@ -185,7 +184,7 @@ def test_split_failed_block_fails_the_whole(rng):
     assert len(res.parts) == 2
 
 
-def test_split_same_value_with_one_and_two_jobs(rng):
+def test_split_same_value_with_one_and_two_jobs(rng, random_weights):
     net = lipsdp.Network(random_weights(rng, [5, 8, 8, 8, 8, 8, 3]))
     one = lipsdp.solve(net, variant="split", split=2, solver="clarabel", n_jobs=1)
     two = lipsdp.solve(net, variant="split", split=2, solver="clarabel", n_jobs=2)
@@ -199,7 +198,7 @@ def test_split_same_value_with_one_and_two_jobs(rng):
     importlib.util.find_spec("distributed") is None,
     reason="dask.distributed is not installed (pip install 'lipsdp[dask]')",
 )
-def test_split_on_a_local_dask_cluster(rng):
+def test_split_on_a_local_dask_cluster(rng, random_weights):
     from distributed import Client, LocalCluster
 
     net = lipsdp.Network(random_weights(rng, [5, 8, 8, 8, 8, 3]))
@@ -215,7 +214,7 @@ def test_split_on_a_local_dask_cluster(rng):
     assert res.value == pytest.approx(local.value, rel=1e-12)
 
 
-def test_split_auto_chooses_a_backend_per_block(rng):
+def test_split_auto_chooses_a_backend_per_block(rng, random_weights):
     net = lipsdp.Network(random_weights(rng, [5, 8, 8, 8, 3]))
     res = lipsdp.solve(net, variant="split", split=2)
     assert res.certified
@@ -225,7 +224,7 @@ def test_split_auto_chooses_a_backend_per_block(rng):
 # --- sequential (ECLipsE) --------------------------------------------------------------------
 @pytest.mark.parametrize("slopes", list(SLOPES))
 @pytest.mark.parametrize("multipliers", ["neuron", "layer"])
-def test_sequential_certified_and_above_full(rng, multipliers, slopes):
+def test_sequential_certified_and_above_full(rng, multipliers, slopes, random_weights):
     net = lipsdp.Network(random_weights(rng, [5, 8, 7, 8, 3]), SLOPES[slopes])
     full = lipsdp.solve(net, multipliers=multipliers, solver="clarabel")
     res = lipsdp.solve(net, variant="sequential", multipliers=multipliers, solver="clarabel")
@@ -237,14 +236,14 @@ def test_sequential_certified_and_above_full(rng, multipliers, slopes):
 
 
 @pytest.mark.parametrize("multipliers", ["neuron", "layer"])
-def test_sequential_is_lipsdp_for_one_hidden_layer(rng, multipliers):
+def test_sequential_is_lipsdp_for_one_hidden_layer(rng, multipliers, random_weights):
     net = lipsdp.Network(random_weights(rng, [6, 10, 3]), (0.1, 1.0))
     full = lipsdp.solve(net, multipliers=multipliers, solver="clarabel")
     res = lipsdp.solve(net, variant="sequential", multipliers=multipliers, solver="clarabel")
     assert res.value == pytest.approx(full.value, rel=1e-6)
 
 
-def test_sequential_failed_stages_fall_back_and_say_so(rng):
+def test_sequential_failed_stages_fall_back_and_say_so(rng, random_weights):
     net = lipsdp.Network(random_weights(rng, [5, 8, 7, 8, 3]))
     res = lipsdp.solve(net, variant="sequential", solver="clarabel", options={"max_iter": 1})
     assert res.certified
@@ -257,7 +256,7 @@ def test_sequential_failed_stages_fall_back_and_say_so(rng):
     assert res.value == pytest.approx(fast.value, rel=1e-9)
 
 
-def test_sequential_negative_slope_product(rng):
+def test_sequential_negative_slope_product(rng, random_weights):
     net = lipsdp.Network(random_weights(rng, [5, 8, 7, 3]), (-0.5, 1.0))
     full = lipsdp.solve(net, solver="clarabel")
     res = lipsdp.solve(net, variant="sequential", solver="clarabel")
@@ -330,7 +329,7 @@ def test_cli_rejects_option_of_another_variant(capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_neuron_terms_are_the_derivative_of_M(rng):
+def test_neuron_terms_are_the_derivative_of_M(rng, random_weights):
     # -dM/dt_j = [e_j w_j] [[c_ee, c_ew], [c_ew, c_ww]] [e_j w_j]^T (docs/math.md §2), checked
     # against the dense reference matrix (uncompressed input: n_0 <= n_1 here).
     from lipsdp.lmi import lmi_geometry, neuron_terms

@@ -5,7 +5,7 @@ ReLU network has ``L = ||W_l ... W_0||_2``, a linear one ``|prod c| ||W_l ... W_
 matrix ``||W||_2``, a constant one 0; every valid bound is also above the slope-class lower bound.
 Small certificates are re-checked in 60-digit arithmetic by ``reference.mp_certifies``, which
 shares no code with the package. The property tests draw networks with hypothesis; the long
-profile is ``LIPSDP_HYPOTHESIS=long python -m pytest tests/test_proof.py -m "slow or not slow"
+profile is ``LIPSDP_HYPOTHESIS=long python -m pytest tests/lipsdp/test_proof.py -m "slow or not slow"
 -k property`` (1,500 networks per property, ``LIPSDP_HYPOTHESIS_EXAMPLES`` to change it).
 """
 
@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 import lipsdp
 import lipsdp_solvers as solvers
 
-from conftest import random_weights
 from reference import mp_certifies
 
 LONG = os.environ.get("LIPSDP_HYPOTHESIS") == "long"
@@ -149,7 +148,7 @@ class TestLinearAndNearLinear:
     """Issue 13, case 2: alpha = beta cancelled in float64 and certified below L."""
 
     @pytest.mark.parametrize("c", [1.0, -0.5, 3.0])
-    def test_linear_network_gets_its_product_norm(self, rng, c):
+    def test_linear_network_gets_its_product_norm(self, rng, c, random_weights):
         Ws = random_weights(rng, [6, 8, 8, 3])
         exact = product_norm_log2(Ws) + 2 * np.log2(abs(c))
         for res in (lipsdp.solve(Ws, slopes=(c, c)), lipsdp.closed_form(Ws, "best",
@@ -159,14 +158,14 @@ class TestLinearAndNearLinear:
             assert_sound(res, exact)
             assert log2_value(res) <= exact + 1e-9  # tight: the exact value is available
 
-    def test_naive_on_a_linear_network_keeps_its_definition(self, rng):
+    def test_naive_on_a_linear_network_keeps_its_definition(self, rng, random_weights):
         Ws = random_weights(rng, [6, 8, 8, 3])
         res = lipsdp.closed_form(Ws, "naive", slopes=(1.0, 1.0))
         assert res.value == pytest.approx(np.prod([np.linalg.norm(W, 2) for W in Ws]), rel=1e-12)
         assert res.value >= np.prod([np.linalg.norm(W, 2) for W in Ws])
 
     @pytest.mark.parametrize("slopes", [(1 - 1e-6, 1.0), (0.999, 1.0), (1.0, 1.0 + 1e-9)])
-    def test_nearly_linear_slopes(self, rng, slopes):
+    def test_nearly_linear_slopes(self, rng, slopes, random_weights):
         net = lipsdp.Network(random_weights(rng, [5, 6, 6, 2]), slopes)
         lower = lipsdp.lower_bound(net, method="slope-class").value
         res = lipsdp.solve(net)
@@ -174,7 +173,7 @@ class TestLinearAndNearLinear:
         assert res.value >= lower
         mp_check(net, res)
 
-    def test_mixed_linear_and_relu_layers(self, rng):
+    def test_mixed_linear_and_relu_layers(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [5, 6, 6, 6, 2]), [(0, 1), (1, 1), (0, 1)])
         lower = lipsdp.lower_bound(net, method="slope-class").value
         for res in (lipsdp.solve(net), lipsdp.closed_form(net, "best")):
@@ -193,7 +192,7 @@ class TestWarmStartFromAnotherNetwork:
         assert_sound(res, product_norm_log2(B))
 
     @pytest.mark.parametrize("solver", ["scs", "lowrank-ipm"])
-    def test_fallback_value_is_proved_for_the_solved_network(self, rng, solver):
+    def test_fallback_value_is_proved_for_the_solved_network(self, rng, solver, random_weights):
         A = random_weights(rng, [5, 8, 8, 2])
         B = [W + 0.3 * rng.standard_normal(W.shape) for W in A]
         warm = lipsdp.solve(A)
@@ -205,7 +204,7 @@ class TestWarmStartFromAnotherNetwork:
             assert again.certified
             assert again.value <= res.value * (1 + 1e-9)
 
-    def test_warm_start_of_wrong_length_or_values(self, rng):
+    def test_warm_start_of_wrong_length_or_values(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [4, 6, 5, 2]))
         with pytest.raises(ValueError, match="warm_start has 1 entries; expected 2"):
             lipsdp.solve(net, warm_start=[np.ones(6)])
@@ -265,14 +264,14 @@ class TestTinyAndHugeWeights:
 
 
 class TestDegenerate:
-    def test_zero_slopes_are_a_constant_network(self, rng):
+    def test_zero_slopes_are_a_constant_network(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [5] + [6] * 12 + [2]), (0.0, 0.0))
         for res in (lipsdp.solve(net), lipsdp.closed_form(net, "eclipse-fast"),
                     lipsdp.solve(net, variant="sequential"), lipsdp.closed_form(net, "naive")):
             assert res.certified, res
             assert res.value == 0.0, res
 
-    def test_one_constant_layer_makes_the_network_constant(self, rng):
+    def test_one_constant_layer_makes_the_network_constant(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [5, 6, 6, 2]), [(0, 1), (0, 0)])
         res = lipsdp.solve(net)
         assert res.certified
@@ -280,7 +279,7 @@ class TestDegenerate:
         assert res.status == "constant_network"
 
     @pytest.mark.parametrize("slopes", [(-1.0, 1.0), (-0.5, 0.5), (-1.0, 0.5)])
-    def test_symmetric_and_mixed_sign_slopes(self, rng, slopes):
+    def test_symmetric_and_mixed_sign_slopes(self, rng, slopes, random_weights):
         net = lipsdp.Network(random_weights(rng, [5, 6, 6, 6, 2]), slopes)
         lower = lipsdp.lower_bound(net, method="slope-class").value
         for res in (lipsdp.solve(net), lipsdp.solve(net, variant="sequential"),
@@ -289,7 +288,7 @@ class TestDegenerate:
             assert res.value >= lower
             mp_check(net, res)
 
-    def test_huge_slopes(self, rng):
+    def test_huge_slopes(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [5, 6, 6, 2]), (0.0, 1e160))
         res = lipsdp.solve(net)  # L ~ 1e320: beyond float64
         assert not res.certified
@@ -300,7 +299,7 @@ class TestDegenerate:
         assert res.certified
         assert res.value >= lipsdp.lower_bound(net, method="slope-class").value
 
-    def test_huge_weights_every_method(self, rng):
+    def test_huge_weights_every_method(self, rng, random_weights):
         Ws = [1e200 * W for W in random_weights(rng, [4, 6, 6, 2])]
         Ws[-1] = Ws[-1] * 1e-200
         Ws[1] = Ws[1] * 1e-200
@@ -314,7 +313,7 @@ class TestDegenerate:
             assert res.certified, (variant, res.status)
             assert res.value >= lower, variant
 
-    def test_every_weight_times_1e200(self, rng):
+    def test_every_weight_times_1e200(self, rng, random_weights):
         Ws = [1e200 * W for W in random_weights(rng, [4, 6, 6, 2])]  # L ~ 1e600
         for res in (lipsdp.solve(Ws), lipsdp.closed_form(Ws, "best"),
                     lipsdp.closed_form(Ws, "naive")):
@@ -346,7 +345,7 @@ class TestDegenerate:
             assert res.value >= lower
             mp_check(net, res)
 
-    def test_split_by_parts_keeps_each_parts_certificate(self, rng):
+    def test_split_by_parts_keeps_each_parts_certificate(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [4, 6, 6, 6, 2]), (1.0, 1.0))
         res = lipsdp.solve(net, variant="split", split=2)
         assert res.certified
@@ -360,7 +359,7 @@ class TestDegenerate:
                        for p in res.parts)
             assert res.value >= np.prod([p.value for p in res.parts])
 
-    def test_zero_multipliers_print_nothing(self, rng, capfd):
+    def test_zero_multipliers_print_nothing(self, rng, capfd, random_weights):
         W = random_weights(rng, [4, 7, 6, 2])
         res = lipsdp.certify(W, [np.zeros(7), np.zeros(6)])
         assert not res.certified
@@ -382,7 +381,7 @@ class TestDegenerate:
 
 class TestTheProof:
     @pytest.mark.parametrize("slopes", [(0, 1), (0.1, 1), (0, 0.25), (-1, 1)])
-    def test_small_certificates_hold_in_60_digits(self, rng, slopes):
+    def test_small_certificates_hold_in_60_digits(self, rng, slopes, random_weights):
         net = lipsdp.Network(random_weights(rng, [5, 8, 7, 3]), slopes)
         results = [lipsdp.solve(net), lipsdp.solve(net, multipliers="layer"),
                    lipsdp.solve(net, variant="chordal"), lipsdp.closed_form(net, "lookahead")]
@@ -390,14 +389,15 @@ class TestTheProof:
             assert res.certified
             mp_check(net, res)
 
-    def test_value_squared_with_its_multipliers_is_proved_again(self, rng):
+    def test_value_squared_with_its_multipliers_is_proved_again(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [5, 8, 7, 3]))
         res = lipsdp.solve(net)
         assert mp_certifies(net.weights, net.slopes, res.value**2, res.multipliers)
         again = lipsdp.certify(net, res.multipliers, rho=res.value**2)
         assert again.value == pytest.approx(res.value, rel=1e-12)
 
-    def test_slightly_infeasible_point_is_rejected_where_60_digits_reject_it(self, rng):
+    def test_slightly_infeasible_point_is_rejected_where_60_digits_reject_it(self, rng,
+                                                                             random_weights):
         net = lipsdp.Network(random_weights(rng, [5, 8, 7, 3]))
         res = lipsdp.solve(net)
         rho = res.certificate.rho * (1 - 1e-6)  # below the proved rho on the same multipliers
@@ -407,7 +407,7 @@ class TestTheProof:
 
         assert not prove(net, lams, rho=rho).ok
 
-    def test_the_proved_rho_is_close_to_the_exact_ray_minimum(self, rng):
+    def test_the_proved_rho_is_close_to_the_exact_ray_minimum(self, rng, random_weights):
         # The proof costs about 1e-13 here, not the 1e-10 margin of a float check.
         net = lipsdp.Network(random_weights(rng, [4, 6, 5, 2]))
         res = lipsdp.closed_form(net, "eclipse-fast")
@@ -427,7 +427,7 @@ def faulty():
 
 @pytest.mark.parametrize("mode", ["nan", "garbage", "huge", "negative", "zero", "shape", "raise",
                                   "linalg", "object", "limit", "inf_dual"])
-def test_a_misbehaving_backend_gives_a_status_or_a_proved_bound(rng, faulty, mode):
+def test_a_misbehaving_backend_gives_a_status_or_a_proved_bound(rng, faulty, mode, random_weights):
     net = lipsdp.Network(random_weights(rng, [4, 6, 5, 2]))
     lower = lipsdp.lower_bound(net, method="slope-class").value
     for variant in ("full", "chordal", "sequential"):
@@ -554,7 +554,7 @@ def test_property_long_profile(net):
     _check_all_methods(net, with_solve=net.lmi_size <= 400)
 
 
-def test_variant_options_are_checked_for_networks_answered_without_a_solver(rng):
+def test_variant_options_are_checked_for_networks_answered_without_a_solver(rng, random_weights):
     W = random_weights(rng, [4, 6, 6, 2])
     W[1] = np.zeros_like(W[1])
     with pytest.raises(ValueError, match="split is 9"):
@@ -564,7 +564,8 @@ def test_variant_options_are_checked_for_networks_answered_without_a_solver(rng)
     assert lipsdp.solve(W, variant="chordal", clique_size=3).value == 0.0
 
 
-def test_the_best_proved_iterate_is_kept_when_the_last_point_proves_less(rng, monkeypatch):
+def test_the_best_proved_iterate_is_kept_when_the_last_point_proves_less(rng, monkeypatch,
+                                                                          random_weights):
     # Near the optimum the last point can sit too close to the boundary for the proof (the
     # 65-layer GLipSDP network): the result is then the best iterate proved on the way.
     import lipsdp.variants.full as full_variant

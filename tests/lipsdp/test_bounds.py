@@ -7,8 +7,6 @@ import pytest
 
 import lipsdp
 
-from conftest import random_weights
-
 bounds_module = importlib.import_module("lipsdp.bounds")
 bracketing_module = importlib.import_module("lipsdp.bracketing")
 api_module = importlib.import_module("lipsdp.api")
@@ -27,7 +25,7 @@ def _forward(W, phi, x):
 
 class TestJacobian:
     @pytest.mark.parametrize("name", NAMED)
-    def test_below_every_certified_upper_bound(self, rng, name):
+    def test_below_every_certified_upper_bound(self, rng, name, random_weights):
         net = lipsdp.Network(random_weights(rng, [5, 12, 10, 3]), SLOPES_OF[name])
         low = lipsdp.lower_bound(net, activation=name, n_samples=64, ascent_steps=10)
         assert low.kind == "lipschitz"
@@ -42,20 +40,20 @@ class TestJacobian:
             y0 = _forward(net.weights, act.phi, x - h * v)
             assert np.linalg.norm(y1 - y0) / (2 * h) == pytest.approx(low.value, rel=1e-5)
 
-    def test_ascent_never_loses(self, rng):
+    def test_ascent_never_loses(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [4, 10, 10, 2]))
         low = lipsdp.lower_bound(net, activation="tanh", n_samples=32, ascent_steps=20)
         assert low.value >= low.info["best_sample"]
         none = lipsdp.lower_bound(net, activation="tanh", n_samples=32, ascent_steps=0)
         assert none.value == pytest.approx(low.info["best_sample"])
 
-    def test_linear_network_is_exact(self, rng):
+    def test_linear_network_is_exact(self, rng, random_weights):
         W = random_weights(rng, [4, 6, 3])
         identity = (lambda z: z, lambda z: np.ones_like(z))
         low = lipsdp.lower_bound(W, activation=identity, n_samples=4, slopes=(1.0, 1.0))
         assert low.value == pytest.approx(np.linalg.norm(W[1] @ W[0], 2), rel=1e-12)
 
-    def test_callable_pair_and_per_layer_list(self, rng):
+    def test_callable_pair_and_per_layer_list(self, rng, random_weights):
         W = random_weights(rng, [4, 6, 5, 2])
         pair = lipsdp.lower_bound(W, activation=(np.tanh, lambda z: 1 - np.tanh(z) ** 2))
         named = lipsdp.lower_bound(W, activation="tanh")
@@ -63,13 +61,13 @@ class TestJacobian:
         mixed = lipsdp.lower_bound(W, activation=["tanh", "relu"])
         assert mixed.info["activation"] == ["tanh", "relu"]
 
-    def test_leaky_relu_takes_alpha_from_the_network(self, rng):
+    def test_leaky_relu_takes_alpha_from_the_network(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [3, 5, 2]), (0.2, 1.0))
         low = lipsdp.lower_bound(net)  # default: leaky ReLU(0.2)
         assert low.info["activation"] == ["leaky_relu(0.2)"]
         assert set(np.unique(np.concatenate(low.D))) <= {0.2, 1.0}
 
-    def test_reproducible(self, rng):
+    def test_reproducible(self, rng, random_weights):
         W = random_weights(rng, [4, 8, 2])
         assert lipsdp.lower_bound(W, seed=3).value == lipsdp.lower_bound(W, seed=3).value
 
@@ -86,11 +84,11 @@ class TestJacobian:
             ({"seed": "a"}, TypeError, "seed is str"),
         ],
     )
-    def test_bad_input(self, rng, kwargs, error, match):
+    def test_bad_input(self, rng, kwargs, error, match, random_weights):
         with pytest.raises(error, match=match):
             lipsdp.lower_bound(random_weights(rng, [3, 4, 4, 1]), **kwargs)
 
-    def test_non_relu_slopes_need_the_activation(self, rng):
+    def test_non_relu_slopes_need_the_activation(self, rng, random_weights):
         with pytest.raises(ValueError, match="pass activation="):
             lipsdp.lower_bound(random_weights(rng, [3, 4, 1]), slopes=(0.0, 0.25))
 
@@ -102,7 +100,7 @@ class TestSlopeClass:
         assert low.value == pytest.approx(0.5 * np.max(np.abs(a * b)), rel=1e-12)
         assert low.kind == "lipsdp"
 
-    def test_value_is_the_norm_of_its_product(self, rng):
+    def test_value_is_the_norm_of_its_product(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [5, 9, 7, 3]), (0.1, 1.0))
         low = lipsdp.lower_bound(net, "slope-class")
         P = net.weights[2] @ np.diag(low.D[1]) @ net.weights[1] @ np.diag(low.D[0]) @ net.weights[0]
@@ -111,17 +109,17 @@ class TestSlopeClass:
             assert set(np.unique(d)) <= {0.1, 1.0}
 
     @pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid"])
-    def test_at_least_the_jacobian_it_starts_from(self, rng, name):
+    def test_at_least_the_jacobian_it_starts_from(self, rng, name, random_weights):
         net = lipsdp.Network(random_weights(rng, [4, 10, 8, 2]), SLOPES_OF[name])
         jac = lipsdp.lower_bound(net, activation=name, n_samples=32)
         slope = lipsdp.lower_bound(net, "slope-class", starts=[jac], n_restarts=0)
         assert slope.value >= jac.value * (1 - 1e-12)
 
-    def test_activation_is_rejected(self, rng):
+    def test_activation_is_rejected(self, rng, random_weights):
         with pytest.raises(ValueError, match="activation applies to method='jacobian' only"):
             lipsdp.lower_bound(random_weights(rng, [3, 4, 1]), "slope-class", activation="relu")
 
-    def test_unknown_method(self, rng):
+    def test_unknown_method(self, rng, random_weights):
         with pytest.raises(ValueError, match="method is 'sampled'; expected one of"):
             lipsdp.lower_bound(random_weights(rng, [3, 4, 1]), "sampled")
 
@@ -137,7 +135,7 @@ class TestBracket:
             ([6, 8, 8, 3], (0.0, 1.0), "tanh"),
         ],
     )
-    def test_lower_below_lipsdp_below_upper(self, rng, widths, slopes, activation):
+    def test_lower_below_lipsdp_below_upper(self, rng, widths, slopes, activation, random_weights):
         net = lipsdp.Network(random_weights(rng, widths), slopes)
         b = lipsdp.bracket(net, activation=activation, n_samples=64, ascent_steps=10)
         sdp = lipsdp.solve(net, solver="clarabel")
@@ -150,23 +148,23 @@ class TestBracket:
         assert b.lower_results["jacobian"].kind == "lipschitz"
         assert b.lower_results["slope-class"].kind == "lipsdp"
 
-    def test_solve_tightens_the_upper_end(self, rng):
+    def test_solve_tightens_the_upper_end(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [4, 8, 6, 2]))
         b = lipsdp.bracket(net, solve=True, solver="clarabel")
         assert b.upper_method == "solve:clarabel"
         assert b.upper < b.info["closed_form"].value
         assert b.lower <= b.upper
 
-    def test_without_activation_for_other_slopes_no_true_lower_bound(self, rng):
+    def test_without_activation_for_other_slopes_no_true_lower_bound(self, rng, random_weights):
         b = lipsdp.bracket(random_weights(rng, [3, 6, 2]), slopes=(0.0, 0.25))
         assert np.isnan(b.lower_true)
         assert b.lower_method == "slope-class"
 
-    def test_activation_outside_the_slope_class_is_an_error(self, rng):
+    def test_activation_outside_the_slope_class_is_an_error(self, rng, random_weights):
         with pytest.raises(ValueError, match=r"activation 'tanh' has slopes \(0.0, 1.0\)"):
             lipsdp.bracket(random_weights(rng, [3, 6, 2]), slopes=(0.0, 0.25), activation="tanh")
 
-    def test_gap_tol_skips_the_solve_when_already_met(self, rng, monkeypatch):
+    def test_gap_tol_skips_the_solve_when_already_met(self, rng, monkeypatch, random_weights):
         def no_solve(*args, **kwargs):
             raise AssertionError("solve should have been skipped")
 
@@ -175,7 +173,8 @@ class TestBracket:
         assert b.info["solve"].startswith("skipped")
 
     @pytest.mark.parametrize("supported", [True, False])
-    def test_gap_tol_is_passed_only_to_backends_that_take_it(self, rng, monkeypatch, supported):
+    def test_gap_tol_is_passed_only_to_backends_that_take_it(self, rng, monkeypatch, supported,
+                                                             random_weights):
         seen = {}
 
         def fake_solve(net, solver, options, warm_start):
@@ -209,14 +208,14 @@ class TestBracket:
             ({"options": [1]}, TypeError, "options is list"),
         ],
     )
-    def test_bad_input(self, rng, kwargs, error, match):
+    def test_bad_input(self, rng, kwargs, error, match, random_weights):
         with pytest.raises(error, match=match):
             lipsdp.bracket(random_weights(rng, [3, 4, 1]), **kwargs)
 
 
 class TestWarmStartFallback:
     @pytest.fixture
-    def net(self, rng):
+    def net(self, rng, random_weights):
         return lipsdp.Network(random_weights(rng, [4, 8, 6, 2]))
 
     @pytest.mark.parametrize("start", ["eclipse-fast", "lookahead", "result", "multipliers"])
@@ -252,7 +251,7 @@ class TestWarmStartFallback:
 class TestPrimalDualWarmStart:
     """A previous result carries its dual, so SCS gets a primal-dual start after a weight update."""
 
-    def test_result_keeps_its_dual_in_the_unscaled_convention(self, rng):
+    def test_result_keeps_its_dual_in_the_unscaled_convention(self, rng, random_weights):
         W = random_weights(rng, [5, 8, 8, 2])
         res = lipsdp.solve(W, solver="clarabel")
         Y, mu = res.info["warm_dual"]
@@ -261,7 +260,7 @@ class TestPrimalDualWarmStart:
         assert mu.shape == (1 + 16,)
         assert np.linalg.eigvalsh(Y)[0] >= -1e-8 * np.abs(Y).max()
 
-    def test_warm_start_from_a_previous_result_saves_scs_iterations(self, rng):
+    def test_warm_start_from_a_previous_result_saves_scs_iterations(self, rng, random_weights):
         W = random_weights(rng, [8, 16, 16, 16, 4])
         options = {"tol": 1e-8, "max_iter": 100_000}
         before = lipsdp.solve(W, solver="scs", options=options)
@@ -274,7 +273,7 @@ class TestPrimalDualWarmStart:
         assert warm.value == pytest.approx(cold.value, rel=1e-4)
         assert warm.iterations < cold.iterations
 
-    def test_a_dual_of_another_shape_is_ignored(self, rng):
+    def test_a_dual_of_another_shape_is_ignored(self, rng, random_weights):
         before = lipsdp.solve(random_weights(rng, [5, 8, 2]), solver="clarabel")
         other = lipsdp.Network(random_weights(rng, [5, 8, 8, 2]))
         res = lipsdp.solve(other, solver="scs", warm_start=lipsdp.closed_form(other, "naive"))

@@ -1,4 +1,4 @@
-"""A backend that misbehaves on purpose (registered by tests/test_proof.py as ``"faulty"``).
+"""A backend that misbehaves on purpose (registered by tests/lipsdp/test_proof.py as ``"faulty"``).
 
 ``options["mode"]`` picks the fault: ``"nan"`` (an all-nan point reported optimal),
 ``"garbage"`` (random numbers reported optimal), ``"huge"``, ``"negative"``, ``"zero"``,

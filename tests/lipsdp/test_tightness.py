@@ -21,7 +21,7 @@ import lipsdp
 
 from reference import mp_certifies
 
-DATA = json.loads((Path(__file__).parent / "data" / "pre_proof_values.json").read_text())
+DATA = json.loads((Path(__file__).parents[1] / "data" / "pre_proof_values.json").read_text())
 
 
 def grid_network(name):

@@ -11,7 +11,6 @@ import lipsdp_solvers as solvers
 from lipsdp.formulation import build_full
 from lipsdp.lowrank import with_lowrank
 
-from conftest import random_weights
 from reference import reference_lipsdp
 
 #: The backends that exploit LipSDP's structure and report their iterates (anytime bounds).
@@ -24,7 +23,7 @@ STRUCTURED = ["banded-ipm", "lowrank-ipm"]
 )
 @pytest.mark.parametrize("multipliers", ["neuron", "layer"])
 @pytest.mark.parametrize("solver", STRUCTURED)
-def test_lower_bound_brackets_the_optimum(rng, widths, slopes, multipliers, solver):
+def test_lower_bound_brackets_the_optimum(rng, widths, slopes, multipliers, solver, random_weights):
     W = random_weights(rng, widths)
     net = lipsdp.Network(W, slopes)
     res = lipsdp.solve(net, multipliers=multipliers, solver=solver)
@@ -36,7 +35,7 @@ def test_lower_bound_brackets_the_optimum(rng, widths, slopes, multipliers, solv
     assert res.info["certified_gap"] < 1e-6
 
 
-def test_factors_match_generic_path(rng):
+def test_factors_match_generic_path(rng, random_weights):
     """Exact rank-2 factors and the backend's own eigendecomposition give the same solve."""
     net = lipsdp.Network(random_weights(rng, [5, 9, 7, 3]), (0.1, 1.0))
     with_factors = with_lowrank(build_full(net), net).problem
@@ -48,7 +47,7 @@ def test_factors_match_generic_path(rng):
     assert a.objective == pytest.approx(b.objective, rel=1e-7)
 
 
-def test_lowrank_factors_reproduce_coefficients(rng):
+def test_lowrank_factors_reproduce_coefficients(rng, random_weights):
     for slopes, multipliers in [((0.0, 1.0), "neuron"), ((0.1, 1.0), "layer")]:
         net = lipsdp.Network(random_weights(rng, [7, 5, 6, 3]), slopes)  # input compressed
         block = with_lowrank(build_full(net, multipliers), net).problem.blocks[0]
@@ -59,7 +58,7 @@ def test_lowrank_factors_reproduce_coefficients(rng):
 
 
 @pytest.mark.parametrize("solver", STRUCTURED)
-def test_gap_tol_stops_early_with_a_certified_gap(rng, solver):
+def test_gap_tol_stops_early_with_a_certified_gap(rng, solver, random_weights):
     W = random_weights(rng, [8, 20, 20, 20, 3])
     full = lipsdp.solve(W, solver=solver)
     early = lipsdp.solve(W, solver=solver, options={"gap_tol": 1e-3})
@@ -71,7 +70,7 @@ def test_gap_tol_stops_early_with_a_certified_gap(rng, solver):
 
 
 @pytest.mark.parametrize("solver", STRUCTURED)
-def test_stopped_solve_returns_best_certified_iterate(rng, solver):
+def test_stopped_solve_returns_best_certified_iterate(rng, solver, random_weights):
     W = random_weights(rng, [8, 20, 20, 20, 3])
     full = lipsdp.solve(W, solver=solver)
     stopped = lipsdp.solve(W, solver=solver, options={"max_iter": 5})
@@ -88,7 +87,7 @@ def test_gap_tol_needs_an_anytime_backend(small_net):
         lipsdp.solve(small_net, solver="lowrank-ipm", options={"gap_tol": -1.0})
 
 
-def test_auto_is_dense_when_small_and_chordal_beyond(rng):
+def test_auto_is_dense_when_small_and_chordal_beyond(rng, random_weights):
     small = lipsdp.Network(random_weights(rng, [4, 10, 10, 2]))
     assert lipsdp.solve(small).solver == "lowrank-ipm"
     api = lipsdp.api
@@ -119,7 +118,7 @@ def _first_iterate(problem, solver, warm_start):
 
 
 @pytest.mark.parametrize("solver", STRUCTURED)
-def test_feasible_warm_start_is_primal_feasible_and_centred(rng, solver):
+def test_feasible_warm_start_is_primal_feasible_and_centred(rng, solver, random_weights):
     net = lipsdp.Network(random_weights(rng, [6, 12, 12, 12, 3]), (0.1, 1.0))
     problem = with_lowrank(build_full(net), net).problem
     cold_first, cold = _first_iterate(problem, solver, None)
@@ -132,7 +131,7 @@ def test_feasible_warm_start_is_primal_feasible_and_centred(rng, solver):
 
 
 @pytest.mark.parametrize("solver", STRUCTURED)
-def test_infeasible_warm_start_falls_back_to_the_default_start(rng, solver):
+def test_infeasible_warm_start_falls_back_to_the_default_start(rng, solver, random_weights):
     net = lipsdp.Network(random_weights(rng, [6, 12, 12, 3]))
     problem = with_lowrank(build_full(net), net).problem
     cold = solvers.solve(problem, solver)
@@ -143,7 +142,8 @@ def test_infeasible_warm_start_falls_back_to_the_default_start(rng, solver):
 
 
 @pytest.mark.parametrize("solver", STRUCTURED)
-def test_blocked_feasible_start_falls_back_to_the_default_start(rng, solver, caplog):
+def test_blocked_feasible_start_falls_back_to_the_default_start(rng, solver, caplog,
+                                                                random_weights):
     # ECLipsE-Fast's point is feasible but, on a deep network, so close to the boundary (in the
     # formulation's balanced scaling) that the first step from it is blocked.
     net = lipsdp.Network(random_weights(rng, [6, *[10] * 10, 2]))
@@ -193,7 +193,7 @@ def test_lowrank_ipm_sparse_factor_columns_match_clarabel(rng):
 
 
 @pytest.mark.parametrize(("runs", "segments"), [(True, True), (False, True), (True, False)])
-def test_lowrank_schur_matches_its_definition(rng, runs, segments):
+def test_lowrank_schur_matches_its_definition(rng, runs, segments, random_weights):
     """``M_ij = tr(F_i Y F_j Z)`` from the factors equals the definition, with D's
     off-diagonal applied as slice runs or by the sparse product, and the columns summed into
     variables by owner segments or by the sparse aggregation."""

@@ -6,7 +6,6 @@ import pytest
 import lipsdp
 import lipsdp_solvers as solvers
 
-from conftest import random_weights
 from reference import reference_lipsdp, reference_matrix
 
 #: Relative agreement with the CVXOPT reference that each backend must reach.
@@ -32,7 +31,7 @@ NETWORKS = {
 
 @pytest.mark.parametrize("name", list(NETWORKS))
 @pytest.mark.parametrize("multipliers", ["neuron", "layer"])
-def test_matches_independent_dense_formulation(rng, backend, name, multipliers):
+def test_matches_independent_dense_formulation(rng, backend, name, multipliers, random_weights):
     widths, slopes = NETWORKS[name]
     W = random_weights(rng, widths)
     net = lipsdp.Network(W, slopes)
@@ -51,13 +50,13 @@ def test_matches_independent_dense_formulation(rng, backend, name, multipliers):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("widths", [[20, 40, 40, 40, 5], [50, 50, 50, 10]])
-def test_matches_reference_near_side_150(rng, widths):
+def test_matches_reference_near_side_150(rng, widths, random_weights):
     W = random_weights(rng, widths)
     res = lipsdp.solve(W, solver="clarabel")
     assert res.value == pytest.approx(reference_lipsdp(W, [(0.0, 1.0)] * (len(W) - 1)), rel=1e-6)
 
 
-def test_value_is_certified_by_its_own_multipliers(rng, backend):
+def test_value_is_certified_by_its_own_multipliers(rng, backend, random_weights):
     W = random_weights(rng, [5, 8, 8, 8, 3])
     net = lipsdp.Network(W, (0.1, 1.0))
     res = lipsdp.solve(net, solver=backend)
@@ -84,7 +83,7 @@ def _sampled_jacobian_lower_bound(W, rng, n=2000):
 
 
 @pytest.mark.parametrize("widths", [[4, 10, 10, 2], [6, 12, 10, 8, 3], [3, 5, 1]])
-def test_orderings_relu(rng, widths):
+def test_orderings_relu(rng, widths, random_weights):
     W = random_weights(rng, widths)
     lower = _sampled_jacobian_lower_bound(W, rng)
     neuron = lipsdp.solve(W, multipliers="neuron", solver="clarabel").value
@@ -99,7 +98,7 @@ def test_orderings_relu(rng, widths):
 
 
 @pytest.mark.parametrize("slopes", [(0.1, 1.0), (0.0, 0.25), (-0.5, 1.0)])
-def test_orderings_general_slopes(rng, slopes):
+def test_orderings_general_slopes(rng, slopes, random_weights):
     W = random_weights(rng, [5, 9, 9, 2])
     neuron = lipsdp.solve(W, slopes=slopes, solver="clarabel").value
     layer = lipsdp.solve(W, slopes=slopes, multipliers="layer", solver="clarabel").value
@@ -131,7 +130,7 @@ def test_one_hidden_neuron_is_exact(rng):
 
 @pytest.mark.parametrize("c", [3.0, -0.5])
 @pytest.mark.parametrize("layer", [0, 1, 2])
-def test_homogeneity_in_each_weight(rng, c, layer):
+def test_homogeneity_in_each_weight(rng, c, layer, random_weights):
     W = random_weights(rng, [4, 7, 6, 2])
     base = lipsdp.solve(W, solver="clarabel", slopes=(0.1, 1.0)).value
     scaled = [w.copy() for w in W]
@@ -140,7 +139,7 @@ def test_homogeneity_in_each_weight(rng, c, layer):
     assert value == pytest.approx(abs(c) * base, rel=1e-6)
 
 
-def test_caller_arrays_and_options_untouched(rng):
+def test_caller_arrays_and_options_untouched(rng, random_weights):
     W = random_weights(rng, [4, 7, 2])
     before = [w.copy() for w in W]
     options = {"tol": 1e-9}
@@ -150,7 +149,7 @@ def test_caller_arrays_and_options_untouched(rng):
         np.testing.assert_array_equal(a, b)
 
 
-def test_solver_stopped_early_is_proved_or_nan(rng):
+def test_solver_stopped_early_is_proved_or_nan(rng, random_weights):
     # A stopped solve's point is still proved where it can be (docs/math.md §4 trusts no
     # solver); the status says that the solver stopped.
     W = random_weights(rng, [4, 10, 10, 2])
@@ -168,7 +167,7 @@ def test_solver_stopped_early_is_proved_or_nan(rng):
         assert res.multipliers == []
 
 
-def test_auto_picks_an_installed_backend(rng):
+def test_auto_picks_an_installed_backend(rng, random_weights):
     res = lipsdp.solve(random_weights(rng, [3, 5, 2]))
     assert res.solver in solvers.available()
     assert res.certified
@@ -205,7 +204,7 @@ def test_unknown_and_not_installed_solver_differ(small_net):
 
 
 @pytest.mark.parametrize("zero", [0, 1, 2])
-def test_a_zero_weight_matrix_gives_a_proved_zero(rng, zero):
+def test_a_zero_weight_matrix_gives_a_proved_zero(rng, zero, random_weights):
     W = random_weights(rng, [6, 4, 5, 2])
     W[zero] = np.zeros_like(W[zero])
     res = lipsdp.solve(W)
@@ -215,7 +214,7 @@ def test_a_zero_weight_matrix_gives_a_proved_zero(rng, zero):
     assert f"weights[{zero}] is zero" in res.info["certified_by"]
 
 
-def test_status_is_a_member_of_the_fixed_set(rng):
+def test_status_is_a_member_of_the_fixed_set(rng, random_weights):
     # Every status is a lipsdp.Status (a str enum: equal to its value), the free-text detail
     # is the message, and a status outside the set is refused.
     W = random_weights(rng, [4, 6, 6, 2])
@@ -236,7 +235,7 @@ def test_status_is_a_member_of_the_fixed_set(rng):
                                method="x")
 
 
-def test_lower_bound_and_gap_are_fields(rng):
+def test_lower_bound_and_gap_are_fields(rng, random_weights):
     W = random_weights(rng, [4, 6, 6, 2])
     res = lipsdp.solve(W, solver="lowrank-ipm")
     assert res.lower_bound == res.info["lower_bound"]
@@ -252,7 +251,7 @@ def test_lower_bound_and_gap_are_fields(rng):
     assert big.lower_bound / big.value == pytest.approx(res.lower_bound / res.value, rel=1e-5)
 
 
-def test_results_share_a_base(rng):
+def test_results_share_a_base(rng, random_weights):
     W = random_weights(rng, [4, 6, 2])
     for res in (lipsdp.solve(W), lipsdp.lower_bound(W), lipsdp.bracket(W)):
         assert isinstance(res, lipsdp.result.Result)

@@ -5,7 +5,6 @@ import pytest
 
 import lipsdp
 
-from conftest import random_weights
 from reference import reference_matrix
 
 
@@ -16,7 +15,7 @@ def _max_eig(net, res):
 
 @pytest.mark.parametrize("method", ["naive", "eclipse-fast"])
 @pytest.mark.parametrize("slopes", [(0.0, 1.0), (0.1, 1.0), (0.0, 0.25), "per-layer"])
-def test_multipliers_certify_value_in_dense_lmi(rng, method, slopes):
+def test_multipliers_certify_value_in_dense_lmi(rng, method, slopes, random_weights):
     W = random_weights(rng, [6, 9, 7, 8, 3])
     if slopes == "per-layer":
         slopes = [(0.0, 1.0), (0.2, 1.0), (0.0, 0.25)]
@@ -30,7 +29,7 @@ def test_multipliers_certify_value_in_dense_lmi(rng, method, slopes):
     assert _max_eig(net, res) <= 1e-12 * res.value**2
 
 
-def test_naive_value_is_product_of_norms(rng):
+def test_naive_value_is_product_of_norms(rng, random_weights):
     W = random_weights(rng, [4, 6, 5, 2])
     res = lipsdp.closed_form(W, "naive")
     assert res.value == pytest.approx(np.prod([np.linalg.norm(w, 2) for w in W]), rel=1e-9)
@@ -40,7 +39,7 @@ def test_naive_value_is_product_of_norms(rng):
     )
 
 
-def test_relu_naive_multipliers_match_domain_formula(rng):
+def test_relu_naive_multipliers_match_domain_formula(rng, random_weights):
     # docs/math.md §3: for [0, 1], t_k = prod_{j >= k} ||W_j||^2 certifies the naive bound.
     W = random_weights(rng, [4, 6, 5, 2])
     res = lipsdp.closed_form(W, "naive")
@@ -49,7 +48,7 @@ def test_relu_naive_multipliers_match_domain_formula(rng):
         np.testing.assert_allclose(t, np.prod(norms2[k:]), rtol=1e-9)
 
 
-def test_eclipse_fast_published_vs_certified(rng):
+def test_eclipse_fast_published_vs_certified(rng, random_weights):
     W = random_weights(rng, [5, 8, 8, 2])
     relu = lipsdp.closed_form(W, "eclipse-fast")
     assert relu.value == pytest.approx(relu.published_value, rel=1e-9)
@@ -58,7 +57,7 @@ def test_eclipse_fast_published_vs_certified(rng):
     assert leaky.value < leaky.published_value
 
 
-def test_eclipse_fast_rejects_mixed_sign_slopes(rng):
+def test_eclipse_fast_rejects_mixed_sign_slopes(rng, random_weights):
     with pytest.raises(ValueError, match=r"slopes\[0\] is \(-0.5, 1.0\); ECLipsE-Fast needs"):
         lipsdp.closed_form(random_weights(rng, [3, 4, 1]), "eclipse-fast", slopes=(-0.5, 1.0))
 
@@ -76,7 +75,7 @@ def test_single_matrix_equals_spectral_norm(rng):
         assert res.value == pytest.approx(np.linalg.norm(W, 2), rel=1e-9)
 
 
-def test_caller_arrays_untouched(rng):
+def test_caller_arrays_untouched(rng, random_weights):
     W = random_weights(rng, [4, 6, 2])
     before = [w.copy() for w in W]
     lipsdp.closed_form(W, "eclipse-fast")
@@ -85,7 +84,7 @@ def test_caller_arrays_untouched(rng):
 
 
 class TestCertify:
-    def test_fixed_multipliers_give_smallest_rho(self, rng):
+    def test_fixed_multipliers_give_smallest_rho(self, rng, random_weights):
         W = random_weights(rng, [4, 7, 6, 2])
         net = lipsdp.Network(W)
         ts = [rng.uniform(0.5, 2.0, 7), rng.uniform(0.5, 2.0, 6)]
@@ -97,13 +96,13 @@ class TestCertify:
         M = reference_matrix(W, net.slopes, res.value**2 * (1 - 1e-6), ts)
         assert np.linalg.eigvalsh(M)[-1] > 0
 
-    def test_with_rho_rescales_direction(self, rng):
+    def test_with_rho_rescales_direction(self, rng, random_weights):
         W = random_weights(rng, [4, 7, 2])
         ef = lipsdp.closed_form(W, "eclipse-fast")
         again = lipsdp.certify(W, ef.multipliers, rho=ef.value**2)
         assert again.value == pytest.approx(ef.value, rel=1e-9)
 
-    def test_infeasible_multipliers_certify_nothing(self, rng):
+    def test_infeasible_multipliers_certify_nothing(self, rng, random_weights):
         W = random_weights(rng, [4, 7, 6, 2])
         for ts in ([np.zeros(7), np.zeros(6)], [np.ones(7), 1e-9 * np.ones(6)]):
             res = lipsdp.certify(W, ts)
@@ -114,7 +113,7 @@ class TestCertify:
         with pytest.raises(ValueError, match=r"multipliers\[0\] has negative entries"):
             lipsdp.certify(W, [-np.ones(7), np.ones(6)])
 
-    def test_dead_neuron_with_zero_multiplier_is_handled(self, rng):
+    def test_dead_neuron_with_zero_multiplier_is_handled(self, rng, random_weights):
         W = random_weights(rng, [4, 7, 6, 2])
         W[1][:, 3] = 0.0  # neuron 3 of hidden layer 1 feeds nothing
         ef = lipsdp.closed_form(W, "eclipse-fast")
@@ -136,6 +135,6 @@ class TestCertify:
             ("abc", TypeError, "multipliers is str"),
         ],
     )
-    def test_bad_multipliers(self, rng, ts, error, match):
+    def test_bad_multipliers(self, rng, ts, error, match, random_weights):
         with pytest.raises(error, match=match):
             lipsdp.certify(random_weights(rng, [4, 7, 6, 2]), ts)

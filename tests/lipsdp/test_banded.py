@@ -23,7 +23,6 @@ from lipsdp_solvers import banded_tridiag as tridiag
 from lipsdp_solvers.backends import banded_backend as bb
 from lipsdp_solvers.banded_tridiag import block_cholesky
 
-from conftest import random_weights
 from reference import reference_lipsdp
 
 
@@ -61,7 +60,7 @@ def _coefficients(block):
         ([3, 5, 4, 2], (0.0, 0.25), "layer"),
     ],
 )
-def test_kernels_match_dense_linear_algebra(rng, widths, slopes, multipliers):
+def test_kernels_match_dense_linear_algebra(rng, widths, slopes, multipliers, random_weights):
     net = lipsdp.Network(random_weights(rng, widths), slopes)
     block = with_lowrank(build_full(net, multipliers), net).problem.blocks[0]
     st = bb.BandedStructure.from_block(block)
@@ -117,7 +116,7 @@ def test_kernels_match_dense_linear_algebra(rng, widths, slopes, multipliers):
     np.testing.assert_allclose(_dense(st, st.matrix_blocks(x)), block.matrix(x), atol=1e-12)
 
 
-def test_coarsened_partition_solves_the_same_problem(rng):
+def test_coarsened_partition_solves_the_same_problem(rng, random_weights):
     W = random_weights(rng, [6, 12, 12, 12, 3])
     problem = with_lowrank(build_full(lipsdp.Network(W)), lipsdp.Network(W)).problem
     fine = solvers.solve(problem, "banded-ipm", options={"block_target": 0})
@@ -130,7 +129,7 @@ def test_coarsened_partition_solves_the_same_problem(rng):
 @pytest.mark.parametrize(
     ("widths", "slopes"), [([5, 9, 9, 9, 9, 2], (0.0, 1.0)), ([4, 8, 8, 8, 3], (0.1, 1.0))]
 )
-def test_pattern_dual_certifies_the_optimum(rng, widths, slopes):
+def test_pattern_dual_certifies_the_optimum(rng, widths, slopes, random_weights):
     """The dual on its pattern alone proves a lower bound within 1e-7 of the optimum."""
     W = random_weights(rng, widths)
     net = lipsdp.Network(W, slopes)
@@ -160,7 +159,7 @@ def test_banded_matrix_blocks_and_completion(rng):
     assert not bad.has_pd_completion()
 
 
-def test_dual_lower_bound_rejects_a_pattern_without_pd_completion(rng):
+def test_dual_lower_bound_rejects_a_pattern_without_pd_completion(rng, random_weights):
     net = lipsdp.Network(random_weights(rng, [4, 6, 5, 2]))
     sizes = [4, 6, 5]
     o = np.concatenate([[0], np.cumsum(sizes)])
@@ -202,7 +201,7 @@ def test_repair_root_never_returns_a_violated_scaling():
     assert _largest_root(1.0, 2.0, 0.0) == 1.0
 
 
-def test_numerical_failure_returns_the_last_iterate(rng, monkeypatch):
+def test_numerical_failure_returns_the_last_iterate(rng, monkeypatch, random_weights):
     """A Schur factorisation that fails mid-solve ends it with the last iterate and a status
     that says so, not an exception or a nan point; lipsdp then returns its best certified
     iterate."""
@@ -267,7 +266,7 @@ def test_product_band_matches_dense(rng, sizes):
                                atol=1e-13)
 
 
-def test_banded_dual_step_gives_the_dense_steps_iterates(rng, monkeypatch):
+def test_banded_dual_step_gives_the_dense_steps_iterates(rng, monkeypatch, random_weights):
     """The dual step from bands (used from BAND_MIN_BLOCKS blocks on) against the dense S^{-1}
     rows: the same iterates, to rounding, on a network with few blocks."""
     W = random_weights(rng, [4, 6, 6, 6, 6, 2])
@@ -313,7 +312,7 @@ def test_mixed_precision_schur_solves_to_double_precision(rng, monkeypatch):
     np.testing.assert_allclose(M @ fac.solve(b), b, rtol=1e-6, atol=1e-6)
 
 
-def test_mixed_precision_schur_gives_the_same_solve(rng, monkeypatch):
+def test_mixed_precision_schur_gives_the_same_solve(rng, monkeypatch, random_weights):
     net = lipsdp.Network(random_weights(rng, [6, 12, 12, 12, 3]))
     problem = with_lowrank(build_full(net), net).problem
     double = solvers.solve(problem, "banded-ipm")
@@ -324,7 +323,7 @@ def test_mixed_precision_schur_gives_the_same_solve(rng, monkeypatch):
     assert mixed.objective == pytest.approx(double.objective, rel=1e-8)
 
 
-def test_batched_clique_step_matches_the_per_clique_one(rng, monkeypatch):
+def test_batched_clique_step_matches_the_per_clique_one(rng, monkeypatch, random_weights):
     """Cliques of one size take the batched Lanczos operator for the dual step; the solve is
     the one the per-clique operator gives."""
     net = lipsdp.Network(random_weights(rng, [6, 6, 6, 6, 6, 2]))  # every clique 12 x 12

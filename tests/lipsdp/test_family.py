@@ -8,7 +8,6 @@ import pytest
 
 import lipsdp
 
-from conftest import random_weights
 from reference import reference_matrix
 
 # The module, not the function ``lipsdp.certify`` that shadows it as an attribute.
@@ -26,7 +25,7 @@ def _max_eig(net, res):
 
 @pytest.mark.parametrize("method", MEMBERS)
 @pytest.mark.parametrize("slopes", [(0.0, 1.0), (0.1, 1.0), (0.0, 0.25), "per-layer"])
-def test_member_is_certified_in_dense_lmi(rng, method, slopes):
+def test_member_is_certified_in_dense_lmi(rng, method, slopes, random_weights):
     W = random_weights(rng, [6, 9, 7, 8, 3])
     if slopes == "per-layer":
         slopes = [(0.0, 1.0), (0.2, 1.0), (0.0, 0.25)]
@@ -44,7 +43,7 @@ def test_member_is_certified_in_dense_lmi(rng, method, slopes):
 @pytest.mark.parametrize(
     "method", [m for m in MEMBERS if m not in ("eclipse-fast", "best")]
 )
-def test_members_accept_mixed_sign_slopes(rng, method):
+def test_members_accept_mixed_sign_slopes(rng, method, random_weights):
     # Only ECLipsE-Fast needs alpha * beta >= 0; the family keeps the alpha*beta term exactly.
     net = lipsdp.Network(random_weights(rng, [4, 7, 6, 2]), (-0.3, 1.0))
     res = lipsdp.closed_form(net, method)
@@ -54,7 +53,7 @@ def test_members_accept_mixed_sign_slopes(rng, method):
 
 @pytest.mark.parametrize("slopes", [(0.0, 1.0), (0.1, 1.0)])
 @pytest.mark.parametrize("widths", [[4, 8, 6, 2], [5, 6, 6, 6, 3], [3, 10, 1]])
-def test_every_member_is_at_least_lipsdp_neuron(rng, widths, slopes):
+def test_every_member_is_at_least_lipsdp_neuron(rng, widths, slopes, random_weights):
     net = lipsdp.Network(random_weights(rng, widths), slopes)
     sdp = lipsdp.solve(net, solver="clarabel")
     assert sdp.certified
@@ -66,7 +65,7 @@ def test_every_member_is_at_least_lipsdp_neuron(rng, widths, slopes):
     assert best <= values["eclipse-fast"]
 
 
-def test_best_reports_its_members(rng):
+def test_best_reports_its_members(rng, random_weights):
     res = lipsdp.closed_form(random_weights(rng, [5, 8, 8, 2]), "best")
     members = res.info["members"]
     assert set(members) == set(lipsdp.CLOSED_FORM_METHODS) - {"best"}
@@ -74,7 +73,7 @@ def test_best_reports_its_members(rng):
     assert res.value == pytest.approx(members[res.info["chosen"]], rel=1e-9)
 
 
-def test_best_skips_members_that_do_not_apply(rng):
+def test_best_skips_members_that_do_not_apply(rng, random_weights):
     res = lipsdp.closed_form(random_weights(rng, [4, 6, 5, 2]), "best", slopes=(-0.2, 1.0))
     assert res.certified
     assert str(res.info["members"]["eclipse-fast"]).startswith("skipped")
@@ -89,7 +88,7 @@ def test_lookahead_is_exact_on_diagonal_networks(rng):
     assert lipsdp.closed_form(net, "eclipse-fast").value > 1.05 * exact
 
 
-def test_lookahead_last_layer_minimises_the_bound(rng):
+def test_lookahead_last_layer_minimises_the_bound(rng, random_weights):
     # With one hidden layer the look-ahead of lambda_1 is the final bound itself.
     net = lipsdp.Network(random_weights(rng, [4, 9, 3]))
     la = lipsdp.closed_form(net, "lookahead")
@@ -100,14 +99,14 @@ def test_lookahead_last_layer_minimises_the_bound(rng):
 
 
 @pytest.mark.parametrize("method", MEMBERS)
-def test_homogeneity(rng, method):
+def test_homogeneity(rng, method, random_weights):
     W = random_weights(rng, [5, 7, 6, 2])
     base = lipsdp.closed_form(W, method).value
     scaled = lipsdp.closed_form([3.0 * W[0], *W[1:]], method).value
     assert scaled == pytest.approx(3.0 * base, rel=1e-6)
 
 
-def test_family_strictly_improves_on_eclipse_fast_somewhere(rng):
+def test_family_strictly_improves_on_eclipse_fast_somewhere(rng, random_weights):
     W = random_weights(rng, [8, 16, 16, 16, 16, 4])
     ef = lipsdp.closed_form(W, "eclipse-fast").value
     for method in ("lookahead", "lookahead-jacobi", "lookahead-mix", "backward-lookahead"):
@@ -115,14 +114,14 @@ def test_family_strictly_improves_on_eclipse_fast_somewhere(rng):
 
 
 class TestEclipseFast:
-    def test_fused_certification_matches_a_separate_one(self, rng):
+    def test_fused_certification_matches_a_separate_one(self, rng, random_weights):
         W = random_weights(rng, [6, 12, 10, 9, 2])
         ef = lipsdp.closed_form(W, "eclipse-fast")
         again = lipsdp.certify(W, ef.multipliers, rho=ef.value**2)
         assert again.value == pytest.approx(ef.value, rel=1e-12)
         assert ef.published_value == pytest.approx(ef.value, rel=1e-9)
 
-    def test_one_cholesky_per_stage(self, rng, monkeypatch):
+    def test_one_cholesky_per_stage(self, rng, monkeypatch, random_weights):
         calls = []
         original = proof_module._cholesky
 
@@ -137,7 +136,7 @@ class TestEclipseFast:
         # one more for the proof's output pivot.
         assert calls == [(12, 12), (10, 10), (9, 9), (9, 9)]
 
-    def test_matches_the_published_recursion_in_numpy(self, rng):
+    def test_matches_the_published_recursion_in_numpy(self, rng, random_weights):
         # docs/math.md §3 written out with explicit solves.
         W = random_weights(rng, [5, 7, 6, 3])
         X = np.eye(5)
@@ -149,7 +148,7 @@ class TestEclipseFast:
         res = lipsdp.closed_form(W, "eclipse-fast")
         assert res.published_value == pytest.approx(expected, rel=1e-12)
 
-    def test_bad_policy_output_certifies_nothing(self, rng):
+    def test_bad_policy_output_certifies_nothing(self, rng, random_weights):
         net = lipsdp.Network(random_weights(rng, [4, 6, 2]))
         res, _ = certify_module.certify_direction(net, lambda k, K: np.ones(3))
         assert not res.certified
@@ -162,7 +161,7 @@ class TestEclipseFast:
     )
     @pytest.mark.parametrize("seed", [0, 1, 2])
     @pytest.mark.parametrize("slopes", [(0.0, 1.0), (0.0, 0.25), (0.1, 1.0)])
-    def test_matches_eclipse_nn(self, seed, slopes):
+    def test_matches_eclipse_nn(self, seed, slopes, random_weights):
         import torch
         from eclipse_nn import ECLipsE_Fast
 
@@ -188,7 +187,7 @@ def test_single_matrix_equals_spectral_norm(rng, method):
     assert res.value == pytest.approx(np.linalg.norm(W, 2), rel=1e-9)
 
 
-def test_zero_weights_give_a_proved_zero(rng):
+def test_zero_weights_give_a_proved_zero(rng, random_weights):
     W = random_weights(rng, [3, 4, 4, 1])
     W[1] = np.zeros_like(W[1])
     for method in lipsdp.CLOSED_FORM_METHODS:
@@ -203,7 +202,7 @@ def test_method_must_be_a_string(small_net):
         lipsdp.closed_form(small_net, 3)
 
 
-def test_wide_layers_use_lanczos_and_still_certify(rng):
+def test_wide_layers_use_lanczos_and_still_certify(rng, random_weights):
     # Widths above the Lanczos threshold take the iterative top-eigenvalue path.
     W = random_weights(rng, [20, 520, 10])
     ef = lipsdp.closed_form(W, "eclipse-fast")

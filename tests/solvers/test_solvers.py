@@ -26,7 +26,7 @@ from lipsdp_solvers import (
 )
 from lipsdp_solvers.conic import build_conic_form
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Backend name -> (options, relative tolerance on objectives and points, tolerance on duals).
 BACKENDS: dict[str, tuple[dict, float]] = {
