@@ -102,7 +102,7 @@ def _table(net: Network, source: str, results: list[LipschitzResult]) -> str:
     for r in results:
         value = "nan" if math.isnan(r.value) else f"{r.value:.10g}"
         lines.append(
-            f"{_name(r):<{width}}{value:>16}  {r.certified!s:<10}{r.total_time:>10.3f}  {r.status}"
+            f"{_name(r):<{width}}{value:>16}  {r.certified!s:<10}{r.total_time:>10.3f}  {r.summary}"
         )
     return "\n".join(lines)
 

@@ -55,7 +55,8 @@ class Status(str, Enum):
 
     OPTIMAL = "optimal"
     OPTIMAL_INACCURATE = "optimal_inaccurate"
-    #: Values kept as the sentences tests/lipsdp/test_ipm.py and tests/lipsdp/test_banded.py look for
+    #: Values kept as the sentences tests/lipsdp/test_ipm.py and tests/lipsdp/test_banded.py
+    #: look for
     #: (``startswith("gap_tol reached")``, ``"best certified iterate" in status``).
     GAP_REACHED = "gap_tol reached; best certified iterate"
     BEST_ITERATE = "stopped; best certified iterate"

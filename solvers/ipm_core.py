@@ -53,8 +53,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: A feasible start whose first step is shorter than this (both primal and dual) is abandoned
-#: for the default start: it sits too close to the boundary of the cone (tests/lipsdp/test_ipm.py: from
-#: ECLipsE-Fast's point on a 10-layer network the first steps are below 0.02).
+#: for the default start: it sits too close to the boundary of the cone
+#: (tests/lipsdp/test_ipm.py: from ECLipsE-Fast's point on a 10-layer network the first steps
+#: are below 0.02).
 BLOCKED_START_STEP = 0.1
 
 #: Once the relative primal residual is below this, ``S`` is reset to ``F0 + A(x)`` itself: the

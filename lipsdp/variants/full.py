@@ -103,8 +103,8 @@ def solve_full(
         # scaled by START_SCALE: scaling up keeps a point feasible (M(c rho, c t) =
         # c M(rho, t) - (c - 1) W_l^T W_l for c >= 1) and moves it off the boundary. A user's
         # warm start is not their start: a closed form's point can sit so near the boundary in
-        # this scaling that the first step is blocked (tests/lipsdp/test_ipm.py, ECLipsE-Fast's point
-        # on a 10-layer network); it stays the fallback bound.
+        # this scaling that the first step is blocked (tests/lipsdp/test_ipm.py, ECLipsE-Fast's
+        # point on a 10-layer network); it stays the fallback bound.
         x0 = START_SCALE * np.ones(formulation.problem.n_vars)
     elif warm_start is not None:
         rho0, t0 = warm_start  # type: ignore[misc]

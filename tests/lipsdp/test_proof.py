@@ -5,8 +5,9 @@ ReLU network has ``L = ||W_l ... W_0||_2``, a linear one ``|prod c| ||W_l ... W_
 matrix ``||W||_2``, a constant one 0; every valid bound is also above the slope-class lower bound.
 Small certificates are re-checked in 60-digit arithmetic by ``reference.mp_certifies``, which
 shares no code with the package. The property tests draw networks with hypothesis; the long
-profile is ``LIPSDP_HYPOTHESIS=long python -m pytest tests/lipsdp/test_proof.py -m "slow or not slow"
--k property`` (1,500 networks per property, ``LIPSDP_HYPOTHESIS_EXAMPLES`` to change it).
+profile is ``LIPSDP_HYPOTHESIS=long python -m pytest tests/lipsdp/test_proof.py
+-m "slow or not slow" -k property`` (1,500 networks per property,
+``LIPSDP_HYPOTHESIS_EXAMPLES`` to change it).
 """
 
 from __future__ import annotations
