@@ -268,7 +268,7 @@ def real_networks(args) -> None:
         weights = lipsdp.load_weights(file)
         side = min(weights[0].shape) + sum(W.shape[0] for W in weights[:-1])
         for backend in ("banded-ipm", "lowrank-ipm"):
-            if backend == "lowrank-ipm" and lipsdp.api.choose_solver_for_side(
+            if backend == "lowrank-ipm" and lipsdp.choose_solver_for_side(
                 side, len(weights)
             ) != "lowrank-ipm":
                 continue  # dense O(side^3) steps, where auto does not choose them
@@ -310,7 +310,7 @@ def crossover(args) -> None:
             out = run(f"lipsdp/{backend}", widths, args.budget_seconds, args.budget_mb)
             times.append(f"{out['time']:.2f}" if out.get("certified") else out["status"])
         name = f"{widths[0]}-{widths[1]}x{len(widths) - 2}-{widths[-1]}"
-        auto = lipsdp.api.choose_solver_for_side(side, blocks)
+        auto = lipsdp.choose_solver_for_side(side, blocks)
         print(f"| {name} | {side} | {blocks} | {auto} | {times[0]} | {times[1]} |", flush=True)
 
 
