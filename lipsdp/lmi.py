@@ -58,9 +58,20 @@ class LMIGeometry:
 
 
 def lmi_geometry(net: Network) -> LMIGeometry:
-    """The :class:`LMIGeometry` of ``net`` (docs/math.md §2, §8)."""
+    """The :class:`LMIGeometry` of ``net`` (docs/math.md §2, §8), computed once per network (its
+    weights are read-only): the formulation, the low-rank factors and the dual repair of one
+    solve share one QR of ``W_0ᵀ``."""
+    cached = net.__dict__.get("_lmi_geometry")
+    if cached is None:
+        cached = _lmi_geometry(net)
+        object.__setattr__(net, "_lmi_geometry", cached)
+    return cached
+
+
+def _lmi_geometry(net: Network) -> LMIGeometry:
     Ws = list(net.weights)
     Ws[0] = compress_input(Ws[0])
+    Ws[0].setflags(write=False)  # shared by every caller of this network's geometry
     sizes = (int(Ws[0].shape[1]), *(int(n) for n in net.hidden_widths))
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     return LMIGeometry(weights=tuple(Ws), sizes=sizes, offsets=offsets)
