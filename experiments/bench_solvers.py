@@ -146,6 +146,24 @@ def run(path: str, widths: list[int] | str, seconds: float, memory_mb: int,
     return queue.get()
 
 
+def auto_side(rounds: int = 2) -> None:
+    """``solver="auto"`` sizes the LMI that is solved (the input compressed): on 784-300-300-10
+    and 784-400-400-10 it picks ``lowrank-ipm``; both backends side by side, in this process."""
+    import lipsdp
+
+    for widths in ([784, 300, 300, 10], [784, 400, 400, 10]):
+        net = lipsdp.Network(gaussian_weights(widths, 0))
+        name = "-".join(map(str, widths))
+        print(f"{name}: solved side {net.solved_size} (uncompressed {net.lmi_size}), auto picks "
+              f"{lipsdp.choose_solver(net)}", flush=True)
+        for _ in range(rounds):
+            for solver in ("banded-ipm", "lowrank-ipm"):
+                t = time.perf_counter()
+                res = lipsdp.solve(net, solver=solver)
+                print(f"  {solver:<12} {time.perf_counter() - t:7.2f} s  value {res.value:.10f}  "
+                      f"{res.iterations} iterations  {res.status}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the quick networks")
@@ -162,6 +180,10 @@ def main() -> None:
     parser.add_argument("--crossover", action="store_true",
                         help="lowrank-ipm against banded-ipm on networks around the sides where "
                              "solver='auto' switches, then stop")
+    parser.add_argument("--auto-side", action="store_true",
+                        help="the wide-input MNIST shapes (seeded) where solver='auto' decides on "
+                             "the compressed side: both structured backends, alternately, twice, "
+                             "then stop")
     parser.add_argument("--kernels", action="store_true",
                         help="time one dense interior-point iteration's kernels at side 350 "
                              "against a lowrank-ipm solve, then stop")
@@ -186,6 +208,9 @@ def main() -> None:
         return
     if args.crossover:
         crossover(args)
+        return
+    if args.auto_side:
+        auto_side()
         return
     if args.real:
         real_networks(args)

@@ -95,7 +95,9 @@ def _name(r: LipschitzResult) -> str:
 
 
 def _table(net: Network, source: str, results: list[LipschitzResult]) -> str:
-    lines = [f"network {source}: {net!r}, LMI side {net.lmi_size}"]
+    solved = (f"LMI side {net.solved_size}" if net.solved_size == net.lmi_size else
+              f"LMI side {net.solved_size} (input compressed; {net.lmi_size} uncompressed)")
+    lines = [f"network {source}: {net!r}, {solved}"]
     width = max(len("method"), *(len(_name(r)) for r in results)) + 2
     header = f"{'method':<{width}}{'value':>16}  {'certified':<10}{'time [s]':>10}  status"
     lines += [header, "-" * len(header)]

@@ -167,6 +167,13 @@ class Network:
         """Side ``n_0 + N`` of the full LipSDP matrix inequality (docs/math.md §2)."""
         return self.widths[0] + self.n_neurons
 
+    @property
+    def solved_size(self) -> int:
+        """Side ``min(n_0, n_1) + N`` of the LMI the solvers are given: ``W_0`` enters only through
+        its Gram matrix, so a wide input is compressed first (docs/math.md §8; a 784-50-10
+        network gives side 100)."""
+        return min(self.widths[0], self.widths[1]) + self.n_neurons
+
     # --- slope helpers used by every formula (docs/math.md §3 notation) -------------------------
     @property
     def alpha(self) -> np.ndarray:

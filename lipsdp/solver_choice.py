@@ -81,8 +81,8 @@ def choose_solver(
     ----------
     net : Network, optional
         The network whose full LMI is solved (``variant="full"``, and each part of
-        ``"split"``, which is a full solve of a sub-network): its side ``net.lmi_size`` and
-        ``net.n_hidden + 1`` blocks.
+        ``"split"``, which is a full solve of a sub-network): the side it is solved at,
+        ``net.solved_size`` (after the input compression), and ``net.n_hidden + 1`` blocks.
     variant : {"full", "split", "chordal", "sequential"}
         ``"chordal"``: ``"clarabel"`` where installed (sparse KKT system, so the many free
         overlap variables are cheap), else by ``side`` (the largest clique's). ``"sequential"``:
@@ -115,7 +115,7 @@ def choose_solver(
     if side is None:
         if net is None:
             raise ValueError("choose_solver needs net or side; got neither")
-        side, blocks = net.lmi_size, net.n_hidden + 1
+        side, blocks = net.solved_size, net.n_hidden + 1
     return choose_solver_for_side(side, blocks)
 
 

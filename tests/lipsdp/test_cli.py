@@ -217,3 +217,12 @@ def test_version_falls_back_on_the_package_s_without_an_install(monkeypatch, cap
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"lipsdp {lipsdp.__version__}"
+
+
+def test_header_gives_the_side_that_is_solved(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    path = tmp_path / "wide.npz"
+    np.savez(path, W0=rng.standard_normal((6, 30)), W1=rng.standard_normal((2, 6)))
+    assert main(["solve", str(path), "--method", "naive"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.endswith("LMI side 12 (input compressed; 36 uncompressed)"), header

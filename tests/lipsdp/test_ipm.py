@@ -1,5 +1,6 @@
 """The structured interior-point backends and the proved lower bound (docs/math.md §9, §6)."""
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -97,6 +98,19 @@ def test_auto_is_dense_when_small_and_chordal_beyond(rng, random_weights):
     assert api.choose_solver_for_side(side, api.DENSE_AUTO_MAX_BLOCKS) == "lowrank-ipm"
     assert api.choose_solver_for_side(side, api.DENSE_AUTO_MAX_BLOCKS + 1) == "banded-ipm"
     assert api.choose_solver_for_side(side + 1, api.DENSE_AUTO_MAX_BLOCKS) == "banded-ipm"
+
+
+def test_auto_decides_on_the_side_that_is_solved():
+    # W_0 enters only through its Gram matrix: a 784-wide input is compressed to n_1 columns
+    # before any backend sees the LMI, so auto sizes that (784-300-300-10: side 900, not 1384).
+    shapes = {(784, 300, 300, 10): "lowrank-ipm", (784, 400, 400, 10): "lowrank-ipm",
+              (784, 500, 500, 10): "banded-ipm", (100, 200, 200, 200, 200, 10): "banded-ipm"}
+    for widths, expected in shapes.items():
+        net = lipsdp.Network([np.ones((b, a)) for a, b in itertools.pairwise(widths)])
+        assert net.solved_size == min(widths[0], widths[1]) + sum(widths[1:-1])
+        assert lipsdp.choose_solver(net) == expected, widths
+    net = lipsdp.Network([np.ones((20, 784)), np.ones((2, 20))])
+    assert lipsdp.choose_solver(net) == lipsdp.choose_solver_for_side(40, 2)
 
 
 @pytest.mark.parametrize("solver", STRUCTURED)
