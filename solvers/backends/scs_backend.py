@@ -54,15 +54,26 @@ STATUS_MAP: dict[int, Status] = {
 }
 
 
-def _status(info: dict) -> tuple[Status, str]:
+def _limit(native: str) -> Status | None:
+    if "max_iters" in native:
+        return Status.MAX_ITERATIONS
+    if "time_limit" in native:
+        return Status.TIME_LIMIT
+    return None
+
+
+def _status(info: dict) -> tuple[Status, str, bool]:
+    """The status, SCS's own word, and whether its ``y`` is a dual point (not a certificate of
+    infeasibility). An *inaccurate* infeasible or unbounded guess made when a limit stopped SCS
+    is that limit: the iterate is returned (a caller may still prove it), its ``y`` is not."""
     native = str(info.get("status", ""))
-    status = STATUS_MAP.get(int(info.get("status_val", 0)), Status.ERROR)
+    val = int(info.get("status_val", 0))
+    status = STATUS_MAP.get(val, Status.ERROR)
     if status is Status.OPTIMAL_INACCURATE:
-        if "max_iters" in native:
-            status = Status.MAX_ITERATIONS
-        elif "time_limit" in native:
-            status = Status.TIME_LIMIT
-    return status, native
+        status = _limit(native) or status
+    elif val in (-6, -7) and _limit(native) is not None:
+        return _limit(native), native, False
+    return status, native, True
 
 
 def _settings(options: dict | None) -> dict:
@@ -155,7 +166,7 @@ def solve(
     solve_time = time.perf_counter() - t1
 
     raw = sol["info"]
-    status, native = _status(raw)
+    status, native, has_dual = _status(raw)
     info: dict[str, object] = {
         key: raw[key]
         for key in ("res_pri", "res_dual", "gap", "res_infeas", "res_unbdd_a", "res_unbdd_p")
@@ -164,7 +175,11 @@ def solve(
     info["native_solve_time"] = raw.get("solve_time", float("nan")) / 1000.0
     info["native_setup_time"] = raw.get("setup_time", float("nan")) / 1000.0
     info["warm_started"] = bool(start)
-    if status.has_solution:
+    if status.has_solution and not has_dual:
+        x = np.asarray(sol["x"], dtype=np.float64)
+        duals = ()
+        objective = float(form.c @ x) if np.all(np.isfinite(x)) else float("nan")
+    elif status.has_solution:
         x = np.asarray(sol["x"], dtype=np.float64)
         mu, duals = form.split_dual(sol["y"])
         info["dual_nonneg"] = mu

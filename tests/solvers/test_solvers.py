@@ -537,3 +537,17 @@ def test_interior_point_backends_ignore_warm_start(rng):
     cold = solvers.solve(problem, "clarabel")
     warm = solvers.solve(problem, "clarabel", warm_start=cold.x)
     assert warm.iterations == cold.iterations
+
+
+def test_scs_stopped_by_a_limit_is_that_limit_not_infeasible():
+    # LipSDP is always feasible: SCS's inaccurate infeasibility guess at its time limit
+    # (784-200-200-10, time_limit 1 s) is the limit, and its y (a certificate) is no dual.
+    from lipsdp_solvers.backends.scs_backend import _status
+
+    stopped = {"status": "infeasible (inaccurate - reached time_limit_secs)", "status_val": -7}
+    assert _status(stopped) == (Status.TIME_LIMIT, stopped["status"], False)
+    iters = {"status": "unbounded (inaccurate - reached max_iters)", "status_val": -6}
+    assert _status(iters)[0] is Status.MAX_ITERATIONS
+    assert _status({"status": "infeasible", "status_val": -2})[0] is Status.INFEASIBLE
+    solved = {"status": "solved (inaccurate - reached time_limit_secs)", "status_val": 2}
+    assert _status(solved) == (Status.TIME_LIMIT, solved["status"], True)
