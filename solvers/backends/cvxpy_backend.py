@@ -9,8 +9,9 @@ The model is ``x = cp.Variable(n)``; for every block the symmetric part of
 Option translation, per solver (see ``_TOL_KEYS``, ``_MAX_ITER_KEY``, ``_TIME_KEY``, ``_MOSEK``):
 ``tol`` sets the solver's feasibility and gap tolerances, ``max_iter`` its iteration limit and
 ``time_limit`` its time limit where the solver has one; a common option the solver has no
-setting for is ignored (logged at debug level).  ``verbose`` is passed as cvxpy's ``verbose``.
-Every other key goes to ``Problem.solve`` verbatim as a solver option.
+setting for (``time_limit`` for CVXOPT and SDPA) is an error, not silently ignored.  ``verbose``
+is passed as cvxpy's ``verbose``.  Every other key goes to ``Problem.solve`` verbatim as a solver
+option; for CVXOPT, which would take any key, an unknown one is an error.
 
 ``warm_start`` is ignored.
 
@@ -70,6 +71,12 @@ _TIME_KEY: dict[str, str] = {
     "CUCLARABEL": "time_limit",
     "SCS": "time_limit_secs",
 }
+#: Solvers that would accept any key silently (CVXOPT copies every option into its global
+#: ``cvxopt.solvers.options``): the keys they read; any other is an error.
+_KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "CVXOPT": frozenset({"abstol", "reltol", "feastol", "maxiters", "max_iters", "refinement",
+                         "kktsolver"}),
+}
 #: MOSEK takes its parameters in one ``mosek_params`` dict.
 _MOSEK: dict[str, tuple[str, ...]] = {
     "tol": (
@@ -106,9 +113,15 @@ def _solver_options(name: str, options: dict | None) -> tuple[dict, bool, float 
         }
         for key, value in given.items():
             if not tables[key]:
-                logger.debug("option %r has no equivalent for cvxpy:%s; ignored", key, name)
+                raise ValueError(f"option {key!r} has no setting in cvxpy:{name} (it would be "
+                                 f"ignored); leave it out or choose another solver")
             for native in tables[key]:
                 kwargs[native] = value
+    if name in _KNOWN_KEYS:
+        unknown = sorted(set(rest) - _KNOWN_KEYS[name])
+        if unknown:
+            raise ValueError(f"unknown cvxpy:{name} options {unknown}; it takes "
+                             f"{sorted(_KNOWN_KEYS[name])} and the common options")
     kwargs.update(rest)
     return kwargs, common.verbose, common.time_limit
 

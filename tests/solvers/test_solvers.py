@@ -551,3 +551,15 @@ def test_scs_stopped_by_a_limit_is_that_limit_not_infeasible():
     assert _status({"status": "infeasible", "status_val": -2})[0] is Status.INFEASIBLE
     solved = {"status": "solved (inaccurate - reached time_limit_secs)", "status_val": 2}
     assert _status(solved) == (Status.TIME_LIMIT, solved["status"], True)
+
+
+@pytest.mark.skipif(not solvers.is_installed("cvxpy:CVXOPT"), reason="CVXOPT not installed")
+def test_cvxpy_options_a_solver_would_ignore_are_errors(rng):
+    # CVXOPT has no time limit and copies any key into its global options: both silently
+    # ignored before; now an error naming the option, before any work.
+    problem = random_sdp(rng)
+    with pytest.raises(ValueError, match="'time_limit' has no setting in cvxpy:CVXOPT"):
+        solvers.solve(problem, "cvxpy:CVXOPT", options={"time_limit": 1.0})
+    with pytest.raises(ValueError, match=r"unknown cvxpy:CVXOPT options \['maxiter'\]"):
+        solvers.solve(problem, "cvxpy:CVXOPT", options={"maxiter": 5})
+    assert solvers.solve(problem, "cvxpy:CVXOPT", options={"maxiters": 50}).ok
