@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from .network import Network
+from .network import Network, computed_once
 
 __all__ = [
     "LMIGeometry",
@@ -61,11 +61,7 @@ def lmi_geometry(net: Network) -> LMIGeometry:
     """The :class:`LMIGeometry` of ``net`` (docs/math.md §2, §8), computed once per network (its
     weights are read-only): the formulation, the low-rank factors and the dual repair of one
     solve share one QR of ``W_0ᵀ``."""
-    cached = net.__dict__.get("_lmi_geometry")
-    if cached is None:
-        cached = _lmi_geometry(net)
-        object.__setattr__(net, "_lmi_geometry", cached)
-    return cached
+    return computed_once(net, "_lmi_geometry", _lmi_geometry)
 
 
 def _lmi_geometry(net: Network) -> LMIGeometry:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -81,6 +82,19 @@ def _normalise_slopes(slopes: object, n_hidden: int) -> tuple[tuple[float, float
             f"(the network has {n_hidden + 1} weight matrices)"
         )
     return tuple(_as_pair(p, f"slopes[{k}]") for k, p in enumerate(slopes))
+
+
+T = TypeVar("T")
+
+
+def computed_once(net: Network, key: str, compute: Callable[[Network], T]) -> T:
+    """``compute(net)``, kept on the network under ``key`` (a network is immutable, its weights
+    read-only): what depends only on the network is computed once per network."""
+    cached = net.__dict__.get(key)
+    if cached is None:
+        cached = compute(net)
+        object.__setattr__(net, key, cached)
+    return cached
 
 
 @dataclass(frozen=True, eq=False)

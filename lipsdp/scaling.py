@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import blas
 
-from .network import Network
+from .network import Network, computed_once
 
 __all__ = ["Scaling", "normalise", "result_to_user", "round_up", "to_user_value"]
 
@@ -146,11 +146,7 @@ def normalise(net: Network) -> tuple[Network, Scaling]:
     weight matrix is kept as it is. The result is kept on the (immutable) network: computed
     once per network.
     """
-    cached = net.__dict__.get("_normalised")
-    if cached is None:
-        cached = _normalise(net)
-        object.__setattr__(net, "_normalised", cached)
-    return cached
+    return computed_once(net, "_normalised", _normalise)
 
 
 def _surely_moderate(net: Network) -> bool:
