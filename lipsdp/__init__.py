@@ -18,6 +18,7 @@ from .bounds import (
 from .certify import certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
 from .io import example_network, load_network, load_weights
+from .memory import MemoryEstimate, MemoryLimitError, estimate_memory
 from .network import RELU, Network
 from .result import Certificate, LipschitzResult, Status
 from .solver_choice import choose_solver, choose_solver_for_side
@@ -36,6 +37,8 @@ __all__ = [
     "Certificate",
     "LipschitzResult",
     "LowerBoundResult",
+    "MemoryEstimate",
+    "MemoryLimitError",
     "Network",
     "Status",
     "bracket",
@@ -43,6 +46,7 @@ __all__ = [
     "choose_solver",
     "choose_solver_for_side",
     "closed_form",
+    "estimate_memory",
     "example_network",
     "load_network",
     "load_weights",

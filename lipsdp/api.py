@@ -18,8 +18,10 @@ from threadpoolctl import threadpool_limits
 import lipsdp_solvers as solvers
 from lipsdp_solvers.registry import capabilities
 
-from .certify import certify_direction
-from .closed_form import composition_result
+from .certify import certify_direction, failed
+from .closed_form import _eclipse_unsupported, closed_form, composition_result
+from .limits import check_time_limit, deadline, remaining
+from .memory import check_max_memory, fitting_solver, memory_limit
 from .network import Network, as_network
 from .result import LipschitzResult, Status
 from .scaling import normalise, result_to_user
@@ -60,6 +62,8 @@ def solve(
     slopes: object = None,
     options: Mapping | None = None,
     warm_start: object = None,
+    time_limit: float | None = None,
+    max_memory: float | str | None = None,
     **variant_options: object,
 ) -> LipschitzResult:
     """Proved LipSDP upper bound on the l2 Lipschitz constant of a feed-forward network.
@@ -96,6 +100,21 @@ def solve(
         fails, is stopped or is not certified, the result falls back on it (``certified=True``,
         its proved value and multipliers, ``status="fallback: ..."``). Without a proved warm
         start such a solve returns ``nan``.
+    time_limit : float, optional
+        Wall-clock seconds for the whole call (normalisation, warm start, formulation, solve,
+        proof). A proved closed-form bound is computed first (ECLipsE-Fast where the slopes
+        allow it, else the naive product); every backend gets what is left, less a reserve for
+        the proof (:mod:`lipsdp.limits`). If the limit is reached, the result is the best bound
+        proved by then, the SDP's best certified iterate or that closed form, with status
+        ``"time_limit"`` and a ``message`` saying which. Distinct from ``options["time_limit"]``,
+        the backend's own limit (both may be given; the smaller applies).
+    max_memory : float or str, optional
+        Peak memory the solve may use, in bytes or as a size (``"8GB"``, ``"500MiB"``); default
+        80% of the memory available when the call starts; ``math.inf`` turns the guard off.
+        The estimate (:func:`lipsdp.estimate_memory`, calibrated per backend) is checked before
+        anything is built: ``solver="auto"`` takes the fastest backend that fits, and a path
+        that does not fit raises :class:`lipsdp.MemoryLimitError` naming the estimate, the
+        limit and the paths that fit.
     **variant_options
         Options of the chosen variant (the ``"full"`` and ``"sequential"`` variants take none);
         an option the variant does not take is a ``TypeError``.
@@ -145,8 +164,11 @@ def solve(
         raise TypeError(
             f"variant 'full' takes no options; got {sorted(variant_options)}"
         )
+    limit = check_time_limit(time_limit)
+    memory = check_max_memory(max_memory)
     net = as_network(net, slopes)
-    if solver != "auto":
+    auto = solver == "auto"
+    if not auto:
         solver = solvers.check_solver(solver)
     elif variant == "full" or net.n_hidden == 0:
         solver = choose_solver(net)
@@ -157,8 +179,32 @@ def solve(
         if variant != "full":
             check_variant_options(variant, len(net.weights), variant_options)
         return replace(exact, variant=variant, total_time=time.perf_counter() - start)
+    if net.n_hidden > 0:
+        solver = fitting_solver(net, variant, multipliers, solver, auto, variant_options,
+                                memory_limit(memory))
+    if limit is not None:
+        with deadline(start + limit):
+            floor = _floor_bound(net)
+            res = _solve_normalised(net, variant, multipliers, solver, options, warm_start,
+                                    variant_options)
+        res = _within_time_limit(res, floor, limit, start)
+    else:
+        res = _solve_normalised(net, variant, multipliers, solver, options, warm_start,
+                                variant_options)
+    return replace(res, total_time=time.perf_counter() - start)
+
+
+def _solve_normalised(net: Network, variant: str, multipliers: str, solver: str,
+                      options: Mapping | None, warm_start: object,
+                      variant_options: dict) -> LipschitzResult:
+    """Normalise (docs/math.md §4.5), prove the warm start, run the variant, map back."""
+    method = f"lipsdp-{multipliers}"
     normed, scaling = normalise(net)
     warm = warm_start_point(net, normed, scaling, warm_start)
+    left = remaining()
+    if left is not None and left <= 0:
+        return replace(failed(method, "time limit reached before the solve started"),
+                       status=Status.TIME_LIMIT, variant=variant)
     if net.n_hidden == 0:
         res, _ = certify_direction(normed, [], method=method)
         res = replace(res, status=Status.OPTIMAL if res.certified else res.status, variant=variant,
@@ -177,5 +223,36 @@ def solve(
             )
     if "warm_dual" in res.info:  # in the normalised units: say which
         res = replace(res, info={**res.info, "warm_dual_scaling": scaling})
-    res = result_to_user(res, scaling)
-    return replace(res, total_time=time.perf_counter() - start)
+    return result_to_user(res, scaling)
+
+
+def _floor_bound(net: Network) -> LipschitzResult:
+    """The proved bound a timed call returns at least: ECLipsE-Fast where the slopes allow it,
+    else the naive product (``O(sum n_k^3)``, milliseconds to a second)."""
+    return closed_form(net, "naive" if _eclipse_unsupported(net) else "eclipse-fast")
+
+
+def _within_time_limit(res: LipschitzResult, floor: LipschitzResult, limit: float,
+                       start: float) -> LipschitzResult:
+    """The timed call's result: the solve's where it finished, or else the smaller proved bound
+    of the solve's and the floor's, with status TIME_LIMIT saying which it is."""
+    elapsed = time.perf_counter() - start
+    hit = (res.status is Status.TIME_LIMIT or elapsed >= limit
+           or res.info.get("backend_status") == "time_limit")
+    solve_wins = res.certified and (not floor.certified or res.value <= floor.value)
+    if not hit and (res.certified or not floor.certified):
+        return res  # finished within the limit (a finished solve is never replaced)
+    if hit and solve_wins:
+        why = res.message or "its last certified point"
+        return replace(res, status=Status.TIME_LIMIT,
+                       message=f"time limit of {limit:g} s reached; {why}")
+    if not floor.certified:
+        return res
+    reason = f"time limit of {limit:g} s reached" if hit else "the solve failed"
+    return replace(
+        floor, variant=res.variant, solver=res.solver, iterations=res.iterations,
+        solve_time=res.solve_time,
+        status=Status.TIME_LIMIT if hit else Status.FALLBACK,
+        message=f"{reason} ({res.summary}); the value is the proved {floor.method} bound",
+        info={**floor.info, "solve_result": res.summary, "solve_value": res.value},
+    )

@@ -32,10 +32,12 @@ class Status(str, Enum):
       proved.
     - ``GAP_REACHED``: ``options["gap_tol"]`` met: a certified iterate within that relative gap
       of a proved lower bound (``lower_bound``, ``proved_gap``).
-    - ``BEST_ITERATE``: the backend stopped early (limit or numerical trouble, ``message`` says
+    - ``BEST_ITERATE``: the backend stopped early for numerical trouble (``message`` says
       which) and the best certified iterate is returned.
-    - ``MAX_ITERATIONS``, ``TIME_LIMIT``: the backend stopped at that limit and its last point
-      is proved.
+    - ``MAX_ITERATIONS``, ``TIME_LIMIT``: a limit was reached (every backend's own limit status
+      maps to these; ``TIME_LIMIT`` also when ``solve(..., time_limit=)`` ran out), and the
+      value is the best proved bound at that point: the last or best certified iterate, or the
+      closed-form floor of a timed call (``message`` says which).
     - ``STOPPED``: the backend stopped for another reason (``message``) and its point is proved.
     - ``CERTIFIED``: proved by docs/math.md §4 where no solver optimum is claimed
       (:func:`lipsdp.certify`, a sequential run with a fallback stage, a split whose parts are

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import lipsdp_solvers as solvers
 
+from .limits import with_time_left
 from .network import Network
 
 __all__ = [
@@ -121,5 +122,6 @@ def choose_solver(
 
 def backend_options(solver: str, options: Mapping) -> dict:
     """The caller's ``options`` over lipsdp's :data:`DEFAULT_OPTIONS` for ``solver`` (a new
-    dict; neither is modified)."""
-    return {**DEFAULT_OPTIONS.get(solver, {}), **options}
+    dict; neither is modified), with ``time_limit`` cut to what is left of the call's deadline
+    (``solve(..., time_limit=)``, :func:`lipsdp.limits.backend_time_limit`)."""
+    return with_time_left({**DEFAULT_OPTIONS.get(solver, {}), **options})

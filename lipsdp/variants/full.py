@@ -143,8 +143,15 @@ def solve_full(
             info["lower_bound"] = anytime.lower
             info["certified_gap"] = best.value / anytime.lower - 1.0
             bounds = {"lower_bound": anytime.lower, "proved_gap": info["certified_gap"]}
-        status = Status.GAP_REACHED if sres.ok else Status.BEST_ITERATE
-        message = "" if sres.ok else f"stopped: {sres.status}"
+        # A limit is that limit's status (the one every backend's limit maps to); another
+        # stop (numerical trouble) is BEST_ITERATE. The message says the value is an iterate's.
+        if sres.ok:
+            status, message = Status.GAP_REACHED, ""
+        else:
+            status = solve_status(sres.status)
+            if status is Status.STOPPED:
+                status = Status.BEST_ITERATE
+            message = f"stopped: {sres.status}; best certified iterate"
         return replace(best, status=status, message=message,
                        objective=float(np.sqrt(max(sres.objective * formulation.scale[0], 0))),
                        info={**best.info, **info}, **bounds, **common)

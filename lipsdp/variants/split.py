@@ -15,6 +15,7 @@ import numpy as np
 from ..certify import certify_direction
 from ..closed_form import composition_result
 from ..composition import product_up
+from ..limits import with_time_left
 from ..network import Network
 from ..result import LipschitzResult, Status
 from ..scaling import normalise, result_to_user
@@ -220,7 +221,11 @@ def solve_split(
             parts[i] = _solve_part(*args[i])
     logger.info("split: %d blocks, %d solved by joblib (n_jobs=%s)", len(ranges), len(pooled),
                 n_jobs)
-    solved = Parallel(n_jobs=n_jobs)(delayed(_solve_part)(*args[i]) for i in pooled)
+    # A worker process does not see this call's deadline (lipsdp.limits): each pooled part
+    # gets the time left when it is sent, as its backend limit.
+    solved = Parallel(n_jobs=n_jobs)(
+        delayed(_solve_part)(*args[i][:4], with_time_left(args[i][4])) for i in pooled
+    )
     for i, res in zip(pooled, solved, strict=True):
         parts[i] = res
     wall = time.perf_counter() - start

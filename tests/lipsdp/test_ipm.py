@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 import lipsdp
 import lipsdp_solvers as solvers
+from lipsdp import Status
 from lipsdp.formulation import build_full
 from lipsdp.lowrank import with_lowrank
 
@@ -76,7 +77,8 @@ def test_stopped_solve_returns_best_certified_iterate(rng, solver, random_weight
     full = lipsdp.solve(W, solver=solver)
     stopped = lipsdp.solve(W, solver=solver, options={"max_iter": 5})
     assert stopped.certified
-    assert "best certified iterate" in stopped.status
+    assert stopped.status is Status.MAX_ITERATIONS
+    assert "best certified iterate" in stopped.message
     assert stopped.value >= full.value * (1 - 1e-9)
     assert lipsdp.certify(W, stopped.multipliers).value <= stopped.value * (1 + 1e-9)
 
