@@ -180,6 +180,8 @@ def solve(
             check_variant_options(variant, len(net.weights), variant_options)
         return replace(exact, variant=variant, total_time=time.perf_counter() - start)
     if net.n_hidden > 0:
+        if variant != "full":  # the estimate reads them: bad ones are errors first
+            check_variant_options(variant, len(net.weights), variant_options)
         solver = fitting_solver(net, variant, multipliers, solver, auto, variant_options,
                                 memory_limit(memory))
     if limit is not None:
