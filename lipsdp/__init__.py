@@ -17,6 +17,7 @@ from .bounds import (
 )
 from .certify import certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
+from .conv import Conv2d, LayerNormResult, layer_norm_bound
 from .io import example_network, load_network, load_weights
 from .network import RELU, Network
 from .result import Certificate, LipschitzResult, Status
@@ -34,6 +35,8 @@ __all__ = [
     "Activation",
     "BracketResult",
     "Certificate",
+    "Conv2d",
+    "LayerNormResult",
     "LipschitzResult",
     "LowerBoundResult",
     "Network",
@@ -44,6 +47,7 @@ __all__ = [
     "choose_solver_for_side",
     "closed_form",
     "example_network",
+    "layer_norm_bound",
     "load_network",
     "load_weights",
     "lower_bound",
