@@ -9,11 +9,11 @@ circular padding, a stride, dilation 1) acting on a ``(c, h, w)`` image flattene
 :func:`layer_norm_bound` bounds ``||A||_2`` of one layer by three methods:
 
 ``"lipconv"``
-    Araujo et al. 2021: the supremum over all frequencies of the matrix-valued symbol, evaluated on
-    a grid and corrected by a Bernstein inequality for the grid's gaps (docs/conv.md §3). Their
-    published multi-channel bound ``sqrt(sum_i sup_w ||F_i(w)||^2)`` (rows ``F_i`` of the symbol,
-    ``c_out <= c_in`` after transposing) is the value; the tighter ``sup_w ||F(w)||_2`` is in
-    ``info["spectral_sup"]``.
+    Araujo et al. 2021: the supremum over all frequencies of the spectral norm of the
+    matrix-valued symbol, evaluated on a grid and corrected by a Bernstein inequality for the
+    grid's gaps (docs/conv.md §3); ``variant="published"`` gives their multi-channel bound
+    ``sqrt(sum_i sup_w ||F_i(w)||^2)`` over the rows ``F_i`` of the symbol instead (looser; both
+    are always in ``info``).
 ``"gram"``
     Delattre et al. 2023: Gram iteration on each frequency of the circulant symbol on a torus
     (exact for circular padding; for zero padding, the torus on which the layer is a compression,
@@ -521,13 +521,6 @@ def _gram_upper(F: np.ndarray, n_iter: int) -> tuple[np.ndarray, np.ndarray]:
     return np.where(f0 > 0, bound, 0.0), np.where(f0 > 0, est, 0.0)
 
 
-def _spectral_norms(F: np.ndarray) -> np.ndarray:
-    """``||F||_2`` of each matrix of the batch (floating point, through the smaller Gram)."""
-    m, n = F.shape[-2:]
-    G = np.conj(np.swapaxes(F, -1, -2)) @ F if n <= m else F @ np.conj(np.swapaxes(F, -1, -2))
-    return np.sqrt(np.maximum(np.linalg.eigvalsh(G)[..., -1], 0.0))
-
-
 def _gram(layer: Conv2d, n_iter: int = 6) -> LayerNormResult:
     torus = _torus(layer)
     Kp, off = _polyphase(layer.kernel, torus.stride, layer.padding)
@@ -544,8 +537,14 @@ def _gram(layer: Conv2d, n_iter: int = 6) -> LayerNormResult:
               "float_estimate": float(est.max()) * torus.factor})
 
 
-def _lipconv(layer: Conv2d, n_grid: int = 64) -> LayerNormResult:
-    """The grid is ``n_grid x n_grid`` frequencies of the (polyphase) symbol."""
+def _lipconv(layer: Conv2d, n_grid: int = 64, variant: str = "spectral",
+             n_iter: int = 10) -> LayerNormResult:
+    """``variant="spectral"``: ``sup_w ||F(w)||_2``, each grid point bounded by ``n_iter`` Gram
+    steps (proved); ``"published"``: Araujo et al.'s multi-channel ``sqrt(sum_i sup_w
+    ||F_i(w)||^2)`` over the rows of ``F`` (of ``F^*`` if ``c_out > c_in``). Both are corrected
+    for the grid by the same Bernstein factor (docs/conv.md §3)."""
+    if variant not in ("spectral", "published"):
+        raise ValueError(f"variant is {variant!r}; expected 'spectral' or 'published'")
     torus = _torus(layer)
     Kp, off = _polyphase(layer.kernel, torus.stride, layer.padding)
     # Bernstein: the symbol times a unimodular phase is a trigonometric polynomial whose
@@ -559,24 +558,26 @@ def _lipconv(layer: Conv2d, n_grid: int = 64) -> LayerNormResult:
                          "pi (sigma_h + sigma_w))")
     F = _symbol_on_grid(Kp, off, (n_grid, n_grid))
     co, ci = F.shape[-2:]
-    G = F if co <= ci else np.conj(np.swapaxes(F, -1, -2))
-    rows2 = np.sum(np.abs(G) ** 2, axis=-1)  # (n, n, rows): ||F_i(w)||^2 on the grid
     err = _symbol_error(Kp)
-    g = _gamma(2 * ci * co + 8)
     correction = 1.0 / (1.0 - alpha) * (1.0 + 8.0 * UNIT_ROUNDOFF)
-    # sup_w ||F_i(w)|| <= (max_grid ||F~_i|| + err) / (1 - alpha); then sqrt(sum_i ...)
+    # sup_w ||X(w)|| <= (max_grid ||X~(w)|| + err) / (1 - alpha) for X = F or a row F_i
+    spec_grid, _ = _gram_upper(F.reshape(-1, co, ci), n_iter)
+    spectral = float((spec_grid.max() + err) * (1.0 + 4.0 * UNIT_ROUNDOFF)) * correction
+    G = F if co <= ci else np.conj(np.swapaxes(F, -1, -2))
+    g = _gamma(2 * ci * co + 8)
+    rows2 = np.sum(np.abs(G) ** 2, axis=-1)  # (n, n, rows): ||F_i(w)||^2 on the grid
     row_sup = (np.sqrt(rows2.max(axis=(0, 1)) * (1.0 + g)) + err) * correction
     published = float(np.sqrt(np.sum(row_sup**2) * (1.0 + g))) * (1.0 + 4.0 * UNIT_ROUNDOFF)
-    spec = _spectral_norms(F.reshape(-1, co, ci)).max()
-    spectral_sup = ((spec * (1.0 + 1e-12) + err) * correction)
-    value = product_up([published, torus.factor])
+    spectral = product_up([spectral, torus.factor])
+    published = product_up([published, torus.factor])
+    value = spectral if variant == "spectral" else published
     return LayerNormResult(
-        value=value, lower_bound=np.nan, upper_bound=value, exact=False, iterations=0,
+        value=value, lower_bound=np.nan, upper_bound=value, exact=False, iterations=n_iter,
         time=0.0, method="lipconv",
-        info={"grid": (n_grid, n_grid), "grid_correction": 1.0 / (1.0 - alpha),
+        info={"variant": variant, "spectral": spectral, "published": published,
+              "grid": (n_grid, n_grid), "grid_correction": 1.0 / (1.0 - alpha),
               "polyphase_stride": torus.stride, "row_multiplicity_factor": torus.factor,
-              "spectral_sup": product_up([spectral_sup, torus.factor]),
-              "spectral_sup_proved": False, "symbol_error": err})
+              "symbol_error": err})
 
 
 # --- layer norms: iterations on the operator ------------------------------------------------
@@ -591,7 +592,8 @@ def _proved_ratio(layer: Conv2d, v: np.ndarray) -> float:
     z = layer.apply(np.abs(v), kernel=np.abs(layer.kernel))
     g = _gamma(ci * kh * kw + 8)
     gn = _gamma(y.size + 8)
-    num = np.linalg.norm(y) * (1.0 - gn) - g * np.linalg.norm(z) * (1.0 + gn)
+    # z itself is computed: the exact |A| |v| is at most fl(z) (1 + g) entrywise (no cancellation)
+    num = np.linalg.norm(y) * (1.0 - gn) - g * (1.0 + g) * np.linalg.norm(z) * (1.0 + gn)
     den = np.linalg.norm(v) * (1.0 + gn)
     if not num > 0:
         return 0.0
@@ -608,14 +610,22 @@ def _exact(layer: Conv2d, algorithm: str = "lanczos", n_iter: int = 1000, tol: f
     n_out, n_in = layer.shape
     v0 = rng.standard_normal(n_in)
     if algorithm == "lanczos" and min(n_out, n_in) > 1:
+        count = [0]
+
+        def counted(f, X):
+            count[0] += 1 if X.ndim == 1 else X.shape[1]
+            return f(X.T).T
+
         op = ssla.LinearOperator(
             (n_out, n_in), dtype=np.float64,
-            matvec=lambda x: layer.apply(np.ravel(x)), rmatvec=lambda y: layer.adjoint(np.ravel(y)),
-            matmat=lambda X: layer.apply(X.T).T, rmatmat=lambda Y: layer.adjoint(Y.T).T)
+            matvec=lambda x: counted(layer.apply, np.ravel(x)),
+            rmatvec=lambda y: counted(layer.adjoint, np.ravel(y)),
+            matmat=lambda X: counted(layer.apply, X), rmatmat=lambda Y: counted(layer.adjoint, Y))
         _, s, vt = ssla.svds(op, k=1, tol=tol, v0=v0 if n_in <= n_out else layer.apply(v0),
                              maxiter=n_iter, solver="arpack")
         v = vt[0]
-        estimate, iterations = float(s[0]), -1
+        # one "iteration" = one product with A and one with A^T, as for the power iteration
+        estimate, iterations = float(s[0]), -(-count[0] // 2)
     else:
         v = v0 / np.linalg.norm(v0)
         estimate, iterations = 0.0, 0
@@ -643,7 +653,7 @@ LAYER_NORM_METHODS: dict[str, Callable[..., LayerNormResult]] = {
     "exact": _exact,
 }
 
-_OPTIONS = {"lipconv": ("n_grid",), "gram": ("n_iter",),
+_OPTIONS = {"lipconv": ("n_grid", "variant", "n_iter"), "gram": ("n_iter",),
             "exact": ("algorithm", "n_iter", "tol", "seed")}
 
 
@@ -658,13 +668,16 @@ def layer_norm_bound(layer: Conv2d, method: str = "gram", **options) -> LayerNor
         exact in the limit for a circular layer whose output covers its torus once (e.g. stride 1
         and ``2 p = k - 1``, or stride 2 with ``h`` even), and for zero padding the norm of the
         circular convolution on a torus where the layer is a compression (docs/conv.md §4).
-        ``"lipconv"``: the Toeplitz bound of Araujo et al. on an ``n_grid x n_grid`` grid
-        (``n_grid=64``) with the Bernstein grid correction. ``"exact"``: Lanczos (default) or
+        ``"lipconv"``: the Toeplitz bound of Araujo et al., ``sup_w ||F(w)||_2`` from an
+        ``n_grid x n_grid`` grid (``n_grid=64``, each point bounded by ``n_iter=10`` Gram steps)
+        with the Bernstein grid correction ``1 / (1 - pi (sigma_h + sigma_w) / n_grid)``;
+        ``variant="published"`` for their row-wise multi-channel formula. Memory
+        ``16 n_grid^2 c_out c_in`` bytes. ``"exact"``: Lanczos (default) or
         power iteration (``algorithm="power"``), matrix-free; returns the estimate and a proved
         lower bound.
     **options
-        ``n_iter`` (gram: Gram steps; exact: iteration cap), ``n_grid`` (lipconv), ``algorithm``,
-        ``tol``, ``seed`` (exact).
+        ``n_iter`` (gram, lipconv: Gram steps; exact: iteration cap), ``n_grid``, ``variant``
+        (lipconv), ``algorithm``, ``tol``, ``seed`` (exact).
 
     Returns
     -------
@@ -687,8 +700,8 @@ def layer_norm_bound(layer: Conv2d, method: str = "gram", **options) -> LayerNor
     What is proved: the upper bounds follow from the standard rounding model for the matmuls
     and norms (Higham) and from a documented margin ``2**-36 * ||K||_1`` for the FFT
     (``_FFT_MARGIN``, over 50 times the model bound); numpy's FFT is not itself verified, so this
-    is an outward-rounded bound, not a machine-checked proof like docs/math.md §4's.
-    ``info["spectral_sup"]`` of lipconv is rounded with a heuristic margin and not claimed.
+    is an outward-rounded bound, not a machine-checked proof like docs/math.md §4's. The
+    ``"exact"`` lower bound is proved in the same model (``fl(A v)`` against ``|A| |v|``).
 
     References
     ----------
