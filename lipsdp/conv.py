@@ -521,20 +521,35 @@ def _gram_upper(F: np.ndarray, n_iter: int) -> tuple[np.ndarray, np.ndarray]:
     return np.where(f0 > 0, bound, 0.0), np.where(f0 > 0, est, 0.0)
 
 
+#: Frequencies per batch of Gram iterations (bounds the working memory to a few batches of
+#: ``16 c_out c_in`` bytes each).
+_CHUNK = 512
+
+
+def _gram_upper_chunked(F: np.ndarray, n_iter: int) -> tuple[float, float]:
+    """``(max proved bound, max float estimate)`` of :func:`_gram_upper` over the batch ``F``
+    of shape ``(n, m, k)``, in chunks."""
+    bound, est = 0.0, 0.0
+    for start in range(0, F.shape[0], _CHUNK):
+        b, e = _gram_upper(F[start:start + _CHUNK], n_iter)
+        bound, est = max(bound, float(b.max())), max(est, float(e.max()))
+    return bound, est
+
+
 def _gram(layer: Conv2d, n_iter: int = 6) -> LayerNormResult:
     torus = _torus(layer)
     Kp, off = _polyphase(layer.kernel, torus.stride, layer.padding)
     grid = (torus.size[0] // torus.stride[0], torus.size[1] // torus.stride[1])
     F = _symbol_on_grid(Kp, off, grid)
-    bounds, est = _gram_upper(F, n_iter)
+    bound, est = _gram_upper_chunked(F.reshape(-1, *F.shape[2:]), n_iter)
     err = _symbol_error(Kp)
-    value = product_up([float(np.nextafter(bounds.max() + err, np.inf)), torus.factor])
+    value = product_up([float(np.nextafter(bound + err, np.inf)), torus.factor])
     return LayerNormResult(
         value=value, lower_bound=np.nan, upper_bound=value, exact=torus.exact,
         iterations=n_iter, time=0.0, method="gram",
         info={"torus": torus.size, "polyphase_stride": torus.stride, "grid": grid,
               "row_multiplicity_factor": torus.factor, "symbol_error": err,
-              "float_estimate": float(est.max()) * torus.factor})
+              "float_estimate": est * torus.factor})
 
 
 def _lipconv(layer: Conv2d, n_grid: int = 64, variant: str = "spectral",
@@ -561,8 +576,8 @@ def _lipconv(layer: Conv2d, n_grid: int = 64, variant: str = "spectral",
     err = _symbol_error(Kp)
     correction = 1.0 / (1.0 - alpha) * (1.0 + 8.0 * UNIT_ROUNDOFF)
     # sup_w ||X(w)|| <= (max_grid ||X~(w)|| + err) / (1 - alpha) for X = F or a row F_i
-    spec_grid, _ = _gram_upper(F.reshape(-1, co, ci), n_iter)
-    spectral = float((spec_grid.max() + err) * (1.0 + 4.0 * UNIT_ROUNDOFF)) * correction
+    spec_grid, _ = _gram_upper_chunked(F.reshape(-1, co, ci), n_iter)
+    spectral = float((spec_grid + err) * (1.0 + 4.0 * UNIT_ROUNDOFF)) * correction
     G = F if co <= ci else np.conj(np.swapaxes(F, -1, -2))
     g = _gamma(2 * ci * co + 8)
     rows2 = np.sum(np.abs(G) ** 2, axis=-1)  # (n, n, rows): ||F_i(w)||^2 on the grid
