@@ -15,8 +15,9 @@ Rows:
   * ``lipconv`` / ``lipconv-published``: the symbol's supremum on a 64x64 grid with the
     Bernstein correction, and the paper's row-wise multi-channel formula;
   * ``reshaped kernel``: ``||K.reshape(c_out, -1)||_2``, which users take for the operator norm
-    (it is not: neither an upper nor, in general, a lower bound), and ``sqrt(kh kw)`` times it,
-    a valid but loose upper bound for stride 1 (each input pixel is read by at most kh kw taps).
+    (it is not an upper bound: it is at most the symbol's supremum, docs/conv.md §8, and can be
+    low by up to ``sqrt(kh kw)``), and ``sqrt(kh kw)`` times it, a valid but loose upper bound
+    for stride 1 (each input pixel is read by at most kh kw taps).
 
 Run:  python experiments/bench_conv.py [--mid] [--seed S]
 Prints a markdown table (times in seconds, single run, noisy on a shared machine).
@@ -77,7 +78,8 @@ def rows_for(layer):
     rows.append(("reshaped kernel", val, t, "NOT a bound"))
     kh, kw = K.shape[2:]
     if layer.stride == (1, 1):
-        rows.append(("sqrt(kh kw) x reshaped", val * np.sqrt(kh * kw), t, "upper (stride 1)"))
+        rows.append(("sqrt(kh kw) x reshaped", val * np.sqrt(kh * kw), t,
+                     "upper (stride 1, no repeated rows)"))
     assert all(v >= ref.lower_bound for name, v, _, kind in rows if kind.startswith("upper"))
     return exact, rows
 
