@@ -19,8 +19,12 @@ Rows:
     low by up to ``sqrt(kh kw)``), and ``sqrt(kh kw)`` times it, a valid but loose upper bound
     for stride 1 (each input pixel is read by at most kh kw taps).
 
-Run:  python experiments/bench_conv.py [--mid] [--seed S]
-Prints a markdown table (times in seconds, single run, noisy on a shared machine).
+With ``--network``, also whole small CNNs (ReLU; seeded): the product of exact layer norms, the
+product of Gram bounds, the best closed form and LipSDP on the unrolled network (docs/conv.md §7),
+and a sampled Jacobian lower bound (``lipsdp.lower_bound``).
+
+Run:  python experiments/bench_conv.py [--mid] [--network] [--seed S]
+Prints markdown tables (times in seconds, single run, noisy on a shared machine).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import time
 import numpy as np
 
 import lipsdp
-from lipsdp.conv import Conv2d
+from lipsdp.conv import Conv2d, product_bound, unroll
 
 
 def torch_like_kernel(rng, c_out, c_in, k):
@@ -84,9 +88,40 @@ def rows_for(layer):
     return exact, rows
 
 
+def small_cnns(rng):
+    """(name, layers): 1xNxN input, conv c 3x3 p1, ReLU, conv c->c 3x3 stride 2 p1, ReLU,
+    dense to 10 (zero padding)."""
+    out = []
+    for n, c in ((8, 2), (8, 4), (10, 4)):
+        c1 = Conv2d(torch_like_kernel(rng, c, 1, 3), (1, n, n), padding=1)
+        c2 = Conv2d(torch_like_kernel(rng, c, c, 3), c1.out_shape, stride=2, padding=1)
+        m = int(np.prod(c2.out_shape))
+        dense = rng.uniform(-1, 1, (10, m)) / np.sqrt(m)
+        out.append((f"1x{n}x{n}, {c}ch conv, {c}ch conv s2, dense 10", [c1, c2, dense]))
+    return out
+
+
+def network_rows(rng):
+    print("\n| network | unrolled widths | product exact | product gram | best closed form | "
+          "LipSDP unrolled (status, s) | sampled lower |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, layers in small_cnns(rng):
+        net = lipsdp.Network(unroll(layers))
+        exact = product_bound(layers, method="exact")
+        gram = product_bound(layers, method="gram")
+        cf = lipsdp.closed_form(net, "best")
+        res, t = timed(lambda net=net: lipsdp.solve(net))
+        low = lipsdp.lower_bound(net, method="jacobian")
+        assert res.certified
+        assert low.value <= res.value <= exact * (1 + 1e-9)
+        print(f"| {name} | {'-'.join(map(str, net.widths))} | {exact:.4f} | {gram:.4f} | "
+              f"{cf.value:.4f} | {res.value:.4f} ({res.status}, {t:.1f}) | {low.value:.4f} |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mid", action="store_true", help="also 64x16x16 -> 64 layers")
+    parser.add_argument("--network", action="store_true", help="also whole small CNNs")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
@@ -103,6 +138,8 @@ def main(argv=None):
                 for method, val, t, kind in rows:
                     print(f"| {name} | {method} | {val:.6f} | {val / exact:.6f} | {t:.3f} | "
                           f"{kind} |")
+    if args.network:
+        network_rows(rng)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as ssla
 
 from .composition import product_up, proved_norm
+from .network import _normalise_slopes
 from .rounding import UNIT_ROUNDOFF, _gamma
 
 __all__ = [
@@ -761,12 +762,7 @@ def product_bound(layers: Sequence[object], slopes=(0.0, 1.0), method: str = "gr
     rounded up.
     """
     mats = _chain(layers)  # validates the chain
-    n_hidden = len(mats) - 1
-    pairs = [tuple(slopes)] * n_hidden if (len(slopes) == 2 and all(
-        isinstance(v, numbers.Real) for v in slopes)) else [tuple(p) for p in slopes]
-    if len(pairs) != n_hidden:
-        raise ValueError(f"slopes has {len(pairs)} pairs; expected {n_hidden}, one per hidden "
-                         "layer")
+    pairs = _normalise_slopes(slopes, len(mats) - 1)  # as Network validates them
     norms = []
     for layer, M in zip(layers, mats, strict=True):
         if isinstance(layer, Conv2d):

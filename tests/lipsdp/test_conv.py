@@ -309,6 +309,8 @@ def test_product_bound(rng):
         lipsdp.naive_bound(lipsdp.Network(Ws)), rel=1e-9)
     with pytest.raises(ValueError, match="slopes has 1 pairs; expected 2"):
         product_bound(layers, slopes=[(0.0, 1.0)])
+    with pytest.raises(ValueError, match=r"slopes\[1\] is \(1.0, 0.0\); expected alpha <= beta"):
+        product_bound(layers, slopes=[(0.0, 1.0), (1.0, 0.0)])
 
 
 def _sampled_jacobian_lower(Ws, rng, n=400):
