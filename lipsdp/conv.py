@@ -28,6 +28,7 @@ circular padding, a stride, dilation 1) acting on a ``(c, h, w)`` image flattene
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import numbers
@@ -772,3 +773,133 @@ def product_bound(layers: Sequence[object], slopes=(0.0, 1.0), method: str = "gr
             norms.append(float(np.linalg.norm(W, 2)) if method == "exact" else proved_norm(W))
     gains = [max(abs(a), abs(b)) for a, b in pairs]
     return product_up([*norms, *gains])
+
+
+# --- PROTOTYPE: LipSDP in Fourier blocks (docs/conv.md §10) --------------------------------
+
+
+def _fourier_blocks(layers: Sequence[Conv2d], slopes, rho: float | None = None,
+                    ts: Sequence[np.ndarray] | None = None):
+    """The per-frequency data of docs/conv.md §10: ``(freqs, symbols, sizes)`` and, with ``rho``
+    and ``ts`` (one array of channel multipliers per hidden layer), the Hermitian ``M(omega)``
+    of every frequency (a list)."""
+    n = layers[0].in_shape[1:]
+    symbols = []
+    for layer in layers:
+        Kp, off = _polyphase(layer.kernel, (1, 1), layer.padding)
+        symbols.append(_symbol_on_grid(Kp, off, n))
+    sizes = [layers[0].in_shape[0]] + [layer.out_shape[0] for layer in layers[:-1]]
+    if rho is None:
+        return symbols, sizes, None
+    offs = np.concatenate([[0], np.cumsum(sizes)])
+    l = len(layers) - 1
+    mats = []
+    for u, v in itertools.product(range(n[0]), range(n[1])):
+        F = [S[u, v] for S in symbols]
+        M = np.zeros((offs[-1], offs[-1]), dtype=complex)
+        M[:sizes[0], :sizes[0]] = -rho * np.eye(sizes[0])
+        for k in range(1, l + 1):
+            a, b = slopes[k - 1]
+            T = np.diag(ts[k - 1])
+            kk = slice(offs[k], offs[k + 1])
+            prev = slice(offs[k - 1], offs[k])
+            M[kk, kk] += -2.0 * T
+            M[prev, prev] += -2.0 * a * b * F[k - 1].conj().T @ T @ F[k - 1]
+            M[kk, prev] += (a + b) * T @ F[k - 1]
+            M[prev, kk] += ((a + b) * T @ F[k - 1]).conj().T
+        last = slice(offs[l], offs[l + 1])
+        M[last, last] += F[l].conj().T @ F[l]
+        mats.append(M)
+    return symbols, sizes, mats
+
+
+def _real_embedding(H: np.ndarray) -> np.ndarray:
+    """``[[Re H, -Im H], [Im H, Re H]]``: PSD exactly when the Hermitian ``H`` is."""
+    return np.block([[H.real, -H.imag], [H.imag, H.real]])
+
+
+def fourier_lipsdp_prototype(layers: Sequence[Conv2d], slopes=(0.0, 1.0),
+                             solver: str = "clarabel") -> dict:
+    """PROTOTYPE (issue 16, Fourier route): LipSDP with channel-shared multipliers for a chain of
+    stride-1 circular convolutions whose output covers the torus once, solved as one small
+    Hermitian LMI per frequency (docs/conv.md §10).
+
+    Not part of the public API and not a certified result by itself: it returns the solver's
+    ``rho`` and channel multipliers, and, when the unrolled network is small enough to form,
+    the bound :func:`lipsdp.certify` proves for those multipliers on the unrolled network
+    (``"certified"``). A Fourier-side proof (without the unrolled matrix) is not implemented.
+
+    Returns
+    -------
+    dict
+        ``sqrt_rho`` (the solver's objective, unproved), ``channel_multipliers`` (list, one
+        array per hidden layer, docs/math.md §2 convention), ``n_frequencies``, ``block_side``,
+        ``solve_time``, and ``certified`` (a LipschitzResult) when ``n_in <= 5000``.
+    """
+    import lipsdp_solvers as solvers
+
+    from .certify import certify
+    from .network import Network
+
+    if not layers or not all(isinstance(L, Conv2d) for L in layers):
+        raise TypeError("layers must be a non-empty list of Conv2d (the prototype covers "
+                        "all-convolutional chains only)")
+    for k, L in enumerate(layers):
+        if (L.padding_mode != "circular" or L.stride != (1, 1)
+                or L.out_shape[1:] != L.in_shape[1:]):
+            raise ValueError(f"layers[{k}] must be a stride-1 circular convolution with output "
+                             f"size equal to its input (2 p = k - 1); got stride {L.stride}, "
+                             f"padding {L.padding} {L.padding_mode!r}")
+    _chain(layers)
+    pairs = _normalise_slopes(slopes, len(layers) - 1)
+    symbols, sizes, _ = _fourier_blocks(layers, pairs)
+    nh, nw = layers[0].in_shape[1:]
+    l = len(layers) - 1
+    offs = np.concatenate([[0], np.cumsum(sizes)])
+    d = int(offs[-1])
+    var_off = np.concatenate([[1], 1 + np.cumsum([sizes[k] for k in range(1, l + 1)])])
+    n_vars = int(var_off[-1])
+    # -M(omega) = F0 + rho E_rho + sum t_{k,c} E_{k,c}; one frequency of each conjugate pair
+    blocks = []
+    freqs = [(u, v) for u, v in itertools.product(range(nh), range(nw))
+             if (u, v) <= ((-u) % nh, (-v) % nw)]
+    for u, v in freqs:
+        F = [S[u, v] for S in symbols]
+        cols = []
+        E = np.zeros((d, d), dtype=complex)
+        E[:sizes[0], :sizes[0]] = np.eye(sizes[0])
+        cols.append(_real_embedding(E).ravel(order="F"))
+        for k in range(1, l + 1):
+            a, b = pairs[k - 1]
+            kk = slice(offs[k], offs[k + 1])
+            prev = slice(offs[k - 1], offs[k])
+            for c in range(sizes[k]):
+                E = np.zeros((d, d), dtype=complex)
+                e = np.zeros(sizes[k])
+                e[c] = 1.0
+                T = np.diag(e)
+                E[kk, kk] = 2.0 * T
+                E[prev, prev] = 2.0 * a * b * F[k - 1].conj().T @ T @ F[k - 1]
+                E[kk, prev] = -(a + b) * T @ F[k - 1]
+                E[prev, kk] = E[kk, prev].conj().T
+                cols.append(_real_embedding(E).ravel(order="F"))
+        F0 = np.zeros((d, d), dtype=complex)
+        last = slice(offs[l], offs[l + 1])
+        F0[last, last] = -F[l].conj().T @ F[l]
+        blocks.append(solvers.LMIBlock(F0=_real_embedding(F0),
+                                       F=sp.csc_matrix(np.column_stack(cols))))
+    c = np.zeros(n_vars)
+    c[0] = 1.0
+    nonneg = np.ones(n_vars, dtype=bool)
+    t0 = time.perf_counter()
+    res = solvers.solve(solvers.LMIProblem(c=c, blocks=tuple(blocks), nonneg=nonneg), solver)
+    elapsed = time.perf_counter() - t0
+    ts = [np.maximum(res.x[var_off[k]:var_off[k + 1]], 0.0) for k in range(l)]
+    out = {"sqrt_rho": float(np.sqrt(max(res.objective, 0.0))), "channel_multipliers": ts,
+           "status": str(res.status), "n_frequencies": len(freqs), "block_side": 2 * d,
+           "solve_time": elapsed}
+    if layers[0].shape[1] <= 5000:
+        net = Network(unroll(layers), pairs)
+        per_neuron = [np.repeat(t, nh * nw) for t in ts]  # C order: channel-major
+        out["certified"] = certify(net, per_neuron)
+    return out

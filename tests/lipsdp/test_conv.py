@@ -340,3 +340,35 @@ def test_unrolled_lipsdp_on_small_cnn(rng):
     # the closed form on the unrolled network sits between the two as well
     cf = lipsdp.closed_form(net, "best")
     assert res.value <= cf.value * (1 + 1e-6)
+
+
+def test_fourier_prototype_matches_unrolled_lipsdp(rng):
+    from lipsdp.conv import _fourier_blocks, fourier_lipsdp_prototype
+
+    from reference import reference_matrix
+
+    n = 6
+    layers = [Conv2d(rng.standard_normal((2, 1, 3, 3)) / 3, (1, n, n), padding=1,
+                     padding_mode="circular"),
+              Conv2d(rng.standard_normal((3, 2, 3, 3)) / 4, (2, n, n), padding=1,
+                     padding_mode="circular"),
+              Conv2d(rng.standard_normal((1, 3, 3, 3)) / 4, (3, n, n), padding=1,
+                     padding_mode="circular")]
+    Ws = unroll(layers)
+    slopes = [(0.0, 1.0), (0.1, 1.0)]
+    # The block diagonalisation: the spectrum of the unrolled M(rho, T) with channel-shared T is
+    # the union of the per-frequency spectra.
+    ts = [rng.uniform(0.1, 1.0, 2), rng.uniform(0.1, 1.0, 3)]
+    M = reference_matrix(Ws, slopes, 2.0, [np.repeat(t, n * n) for t in ts])
+    _, _, mats = _fourier_blocks(layers, slopes, 2.0, ts)
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(M)),
+                               np.sort(np.concatenate([np.linalg.eigvalsh(m) for m in mats])),
+                               atol=1e-12)
+    out = fourier_lipsdp_prototype(layers, slopes)
+    assert out["certified"].certified
+    full = lipsdp.solve(lipsdp.Network(Ws, slopes))
+    # translation invariance: channel-shared multipliers lose nothing on a torus
+    assert out["certified"].value == pytest.approx(full.value, rel=1e-5)
+    assert out["certified"].value <= product_bound(layers, slopes, method="exact")
+    with pytest.raises(ValueError, match=r"layers\[0\] must be a stride-1 circular"):
+        fourier_lipsdp_prototype([Conv2d(np.ones((1, 1, 3, 3)), (1, 5, 5), padding=1)])
