@@ -17,6 +17,7 @@ from .bounds import (
 )
 from .certify import certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
+from .conv import Conv2d, LayerNormResult, layer_norm_bound
 from .io import example_network, load_network, load_weights
 from .memory import MemoryEstimate, MemoryLimitError, estimate_memory
 from .network import RELU, Network
@@ -35,6 +36,8 @@ __all__ = [
     "Activation",
     "BracketResult",
     "Certificate",
+    "Conv2d",
+    "LayerNormResult",
     "LipschitzResult",
     "LowerBoundResult",
     "MemoryEstimate",
@@ -48,6 +51,7 @@ __all__ = [
     "closed_form",
     "estimate_memory",
     "example_network",
+    "layer_norm_bound",
     "load_network",
     "load_weights",
     "lower_bound",
