@@ -20,6 +20,14 @@ from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
 from .io import example_network, load_network, load_weights
 from .network import RELU, Network
 from .result import Certificate, LipschitzResult, Status
+from .robustness import (
+    RadiusResult,
+    certified_accuracy,
+    certified_radius,
+    forward,
+    margin_network,
+    select_outputs,
+)
 from .solver_choice import choose_solver, choose_solver_for_side
 from .variants import VARIANTS
 
@@ -37,16 +45,22 @@ __all__ = [
     "LipschitzResult",
     "LowerBoundResult",
     "Network",
+    "RadiusResult",
     "Status",
     "bracket",
+    "certified_accuracy",
+    "certified_radius",
     "certify",
     "choose_solver",
     "choose_solver_for_side",
     "closed_form",
     "example_network",
+    "forward",
     "load_network",
     "load_weights",
     "lower_bound",
+    "margin_network",
     "naive_bound",
+    "select_outputs",
     "solve",
 ]
