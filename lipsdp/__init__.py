@@ -17,6 +17,7 @@ from .bounds import (
 )
 from .certify import certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
+from .examples import ExampleModel, digits_model, digits_network
 from .io import example_network, load_network, load_weights
 from .network import RELU, Network
 from .result import Certificate, LipschitzResult, Status
@@ -42,6 +43,7 @@ __all__ = [
     "Activation",
     "BracketResult",
     "Certificate",
+    "ExampleModel",
     "LipschitzResult",
     "LowerBoundResult",
     "Network",
@@ -54,6 +56,8 @@ __all__ = [
     "choose_solver",
     "choose_solver_for_side",
     "closed_form",
+    "digits_model",
+    "digits_network",
     "example_network",
     "forward",
     "load_network",

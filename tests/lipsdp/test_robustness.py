@@ -467,3 +467,59 @@ class TestBadInput:
             res.certified_accuracy("0.1")
         with pytest.raises(TypeError, match="result is dict; expected a RadiusResult"):
             lipsdp.certified_accuracy({}, 0.1)
+
+
+# --- the bundled digits network -------------------------------------------------------------
+
+
+class TestDigits:
+    def test_the_file_is_a_plain_weights_file(self):
+        from importlib import resources
+
+        with resources.as_file(resources.files("lipsdp") / "data" / "digits.npz") as p:
+            weights = lipsdp.load_weights(p)
+            with np.load(p) as data:
+                biases = [data[f"b{k}"] for k in range(3)]
+        assert [W.shape for W in weights] == [(32, 64), (32, 32), (10, 32)]
+        m = lipsdp.digits_model()
+        for a, b in zip(weights, lipsdp.digits_network().weights, strict=True):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(biases, m.biases, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+    def test_model_classifies_its_test_images(self):
+        m = lipsdp.digits_model()
+        assert m.activation == "relu"
+        assert m.x_test.shape == (540, 64)
+        assert m.x_test.min() >= 0.0
+        assert m.x_test.max() <= 1.0
+        assert set(m.y_test.tolist()) == set(range(10))
+        for a in (m.x_test, m.y_test, *m.biases):
+            assert not a.flags.writeable
+        F = _relu_forward(m.network, m.biases, m.x_test)
+        assert np.mean(np.argmax(F, axis=1) == m.y_test) > 0.95
+
+    def test_global_naive_radius_is_margin_over_sqrt2_product(self):
+        m = lipsdp.digits_model()
+        res = lipsdp.certified_radius(m.network, m.x_test, m.y_test, biases=m.biases,
+                                      method="naive", pairwise=False)
+        F = _relu_forward(m.network, m.biases, m.x_test)
+        top2 = np.sort(F, axis=1)[:, -2:]
+        L = np.prod([np.linalg.norm(W, 2) for W in m.network.weights])
+        expected = np.where(res.correct, (top2[:, 1] - top2[:, 0]) / (np.sqrt(2) * L), 0.0)
+        np.testing.assert_allclose(res.radii, expected, rtol=1e-9)
+        assert np.all(res.radii <= expected)
+        pair = lipsdp.certified_radius(m.network, m.x_test, m.y_test, biases=m.biases,
+                                       method="eclipse-fast")
+        assert len(pair.pair_bounds) == 45
+        assert pair.certified_accuracy(0.2) > res.certified_accuracy(0.2)
+
+    @pytest.mark.slow
+    def test_lipsdp_pairwise_radii(self):
+        m = lipsdp.digits_model()
+        res = lipsdp.certified_radius(m.network, m.x_test, m.y_test, biases=m.biases)
+        assert res.certified
+        glob = lipsdp.certified_radius(m.network, m.x_test, m.y_test, biases=m.biases,
+                                       pairwise=False)
+        assert np.all(res.radii >= glob.radii * (1 - 1e-6))
+        assert res.certified_accuracy(0.3) > glob.certified_accuracy(0.3)
