@@ -269,15 +269,23 @@ class TestRadiusProperty:
             for pair, value in cf.pair_bounds.items():
                 assert value >= sdp.pair_bounds[pair] * (1 - 1e-6)
 
-    def test_smooth_activation(self, rng, random_weights):
-        net = lipsdp.Network(random_weights(rng, [5, 10, 3]))
+    @pytest.mark.parametrize(("activation", "slopes", "phi"), [
+        ("tanh", (0.0, 1.0), np.tanh),
+        ("sigmoid", (0.0, 0.25), lambda z: 1 / (1 + np.exp(-z))),
+        (None, (0.1, 1.0), lambda z: np.where(z > 0, z, 0.1 * z)),  # leaky ReLU by default
+    ])
+    def test_other_activations(self, rng, random_weights, activation, slopes, phi):
+        net = lipsdp.Network(random_weights(rng, [5, 10, 3], scale=3.0), slopes)
         X = rng.standard_normal((30, 5))
-        res = lipsdp.certified_radius(net, X, activation="tanh")
+        res = lipsdp.certified_radius(net, X, activation=activation)
         W0, W1 = net.weights
-        for s in np.flatnonzero(res.radii > 0):
+        np.testing.assert_array_equal(res.predictions, np.argmax(phi(X @ W0.T) @ W1.T, axis=1))
+        inside = np.flatnonzero(res.radii > 0)
+        assert inside.size >= 20
+        for s in inside:
             d = rng.standard_normal((200, 5))
             d *= res.radii[s] * (1 - 1e-9) / np.linalg.norm(d, axis=1, keepdims=True)
-            pred = np.argmax(np.tanh((X[s] + d) @ W0.T) @ W1.T, axis=1)
+            pred = np.argmax(phi((X[s] + d) @ W0.T) @ W1.T, axis=1)
             assert np.all(pred == res.labels[s])
 
 
