@@ -18,10 +18,19 @@ from .bounds import (
 from .certify import certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
 from .conv import Conv2d, LayerNormResult, layer_norm_bound
+from .examples import ExampleModel, digits_model, digits_network
 from .io import example_network, load_network, load_weights
 from .memory import MemoryEstimate, MemoryLimitError, estimate_memory
 from .network import RELU, Network
 from .result import Certificate, LipschitzResult, Status
+from .robustness import (
+    RadiusResult,
+    certified_accuracy,
+    certified_radius,
+    forward,
+    margin_network,
+    select_outputs,
+)
 from .solver_choice import choose_solver, choose_solver_for_side
 from .variants import VARIANTS
 
@@ -37,24 +46,33 @@ __all__ = [
     "BracketResult",
     "Certificate",
     "Conv2d",
+    "ExampleModel",
     "LayerNormResult",
     "LipschitzResult",
     "LowerBoundResult",
     "MemoryEstimate",
     "MemoryLimitError",
     "Network",
+    "RadiusResult",
     "Status",
     "bracket",
+    "certified_accuracy",
+    "certified_radius",
     "certify",
     "choose_solver",
     "choose_solver_for_side",
     "closed_form",
+    "digits_model",
+    "digits_network",
     "estimate_memory",
     "example_network",
+    "forward",
     "layer_norm_bound",
     "load_network",
     "load_weights",
     "lower_bound",
+    "margin_network",
     "naive_bound",
+    "select_outputs",
     "solve",
 ]
