@@ -17,7 +17,7 @@ from .bounds import (
 )
 from .certify import certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
-from .io import example_network, load_network, load_weights
+from .io import example_network, load, load_affine, load_network, load_weights, save
 from .network import RELU, Network
 from .result import Certificate, LipschitzResult, Status
 from .solver_choice import choose_solver, choose_solver_for_side
@@ -44,9 +44,12 @@ __all__ = [
     "choose_solver_for_side",
     "closed_form",
     "example_network",
+    "load",
+    "load_affine",
     "load_network",
     "load_weights",
     "lower_bound",
     "naive_bound",
+    "save",
     "solve",
 ]

@@ -179,8 +179,8 @@ def _extremes(dphi: Callable, g: Callable[[float], float], lo: float, hi: float
     for SiLU).
 
     Proof of the margin. Bisection on ``[lo, hi]`` (``g(lo) > 0 > g(hi)``) keeps a bracket
-    ``[a, b]`` of ``z*`` of width ``δ`` below ``4e-16 * z*``; near ``z*`` ``|g'| >= 1``, so a sign of
-    ``g`` misjudged by float64 evaluation error (< 1e-15) moves the bracket by < 1e-15.
+    ``[a, b]`` of ``z*`` of width ``δ`` below ``4e-16 * z*``; near ``z*`` ``|g'| >= 1``, so a sign
+    of ``g`` misjudged by float64 evaluation error (< 1e-15) moves the bracket by < 1e-15.
     ``phi'(z*)`` is the maximum and ``phi''(z*) = 0``, so for every ``z`` in the bracket
     ``0 <= phi'(z*) - phi'(z) <= K (z - z*)² / 2`` with ``K = sup |phi'''| < 2`` (GELU:
     ``|phi'''| = φ(z)|z³ - 4z| <= 0.4 (sup |z|³e^(-z²/2) + 4 sup |z|e^(-z²/2)) < 1.5``; SiLU, with
