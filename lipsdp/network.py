@@ -76,7 +76,8 @@ def _normalise_slopes(slopes: object, n_hidden: int) -> tuple[tuple[float, float
     if isinstance(slopes, (str, bytes)) or not isinstance(slopes, (Sequence, np.ndarray)):
         raise TypeError(
             f"slopes is {slopes!r}; expected a pair (alpha, beta) or a list of pairs, "
-            "one per hidden layer"
+            "one per hidden layer" + (" (an activation name goes in activation=)"
+                                      if isinstance(slopes, str) else "")
         )
     if len(slopes) != n_hidden:
         raise ValueError(
