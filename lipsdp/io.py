@@ -157,6 +157,12 @@ def _load_safetensors(path: Path) -> _Arrays:
     from .models import read_safetensors
 
     arrays = read_safetensors(path)
+    if all("." in k for k in arrays):
+        # PyTorch names (``0.weight``): read as a state dict, so that a batch norm's or a
+        # parametrised weight's keys are refused, never skipped.
+        from .models import state_dict_affine
+
+        state_dict_affine(arrays, str(path))
     keys: list = []
     weights = _from_mapping(arrays, path, keys)
     in_out = all(k.lower().endswith("kernel") for k in keys)

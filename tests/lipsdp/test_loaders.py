@@ -295,6 +295,10 @@ def test_safetensors_without_torch(tmp_path, rng):
     np.testing.assert_array_equal(bs[0], W["0.bias"])
     np.testing.assert_array_equal(Ws[1], W["2.weight"].astype(np.float64))
     assert acts is None
+    save_file({"0.weight": W["0.weight"], "1.running_mean": np.zeros(4)},
+              str(tmp_path / "bn.safetensors"))
+    with pytest.raises(ValueError, match=r"bn.safetensors: key '1.running_mean' belongs"):
+        lipsdp.load(tmp_path / "bn.safetensors")
 
 
 # --- refusals -----------------------------------------------------------------------------------
