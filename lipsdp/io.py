@@ -87,7 +87,7 @@ def _load_mat(path: Path) -> _Arrays:
     from scipy.io.matlab import MatReadError
 
     if path.stat().st_size == 0:
-        raise ValueError(f"{path}: empty file; expected a MATLAB v5 file")
+        raise ValueError(f"{path}: not a readable MATLAB v5 file (the file is empty)")
     try:
         data = scipy.io.loadmat(path)
     except (MatReadError, ValueError, TypeError, OSError, NotImplementedError, IndexError,
@@ -134,7 +134,7 @@ def _load_mat(path: Path) -> _Arrays:
 
 def _load_npz(path: Path) -> _Arrays:
     if path.stat().st_size == 0:
-        raise ValueError(f"{path}: empty file; expected a .npz file")
+        raise ValueError(f"{path}: not a readable .npz file (the file is empty)")
     try:
         with np.load(path, allow_pickle=False) as data:
             if not hasattr(data, "files"):

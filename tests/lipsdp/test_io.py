@@ -117,5 +117,5 @@ def test_load_weights_glipsdp_layout_and_transpose(tmp_path, rng):
 def test_empty_files(tmp_path):
     for name in ("e.npz", "e.mat"):
         (tmp_path / name).write_bytes(b"")
-        with pytest.raises(ValueError, match=f"{name}: empty file"):
+        with pytest.raises(ValueError, match=f"{name}: not a readable .* file is empty"):
             lipsdp.load_weights(tmp_path / name)
