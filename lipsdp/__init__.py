@@ -19,7 +19,7 @@ from .certify import certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form, naive_bound
 from .conv import Conv2d, LayerNormResult, layer_norm_bound
 from .examples import ExampleModel, digits_model, digits_network
-from .io import example_network, load_network, load_weights
+from .io import example_network, load, load_affine, load_network, load_weights, save
 from .memory import MemoryEstimate, MemoryLimitError, estimate_memory
 from .network import RELU, Network
 from .result import Certificate, LipschitzResult, Status
@@ -68,11 +68,14 @@ __all__ = [
     "example_network",
     "forward",
     "layer_norm_bound",
+    "load",
+    "load_affine",
     "load_network",
     "load_weights",
     "lower_bound",
     "margin_network",
     "naive_bound",
+    "save",
     "select_outputs",
     "solve",
 ]

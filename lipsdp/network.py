@@ -9,6 +9,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from .activations import activation_slopes, get_activation
+
 __all__ = ["RELU", "Network", "as_network"]
 
 RELU = (0.0, 1.0)
@@ -74,7 +76,8 @@ def _normalise_slopes(slopes: object, n_hidden: int) -> tuple[tuple[float, float
     if isinstance(slopes, (str, bytes)) or not isinstance(slopes, (Sequence, np.ndarray)):
         raise TypeError(
             f"slopes is {slopes!r}; expected a pair (alpha, beta) or a list of pairs, "
-            "one per hidden layer"
+            "one per hidden layer" + (" (an activation name goes in activation=)"
+                                      if isinstance(slopes, str) else "")
         )
     if len(slopes) != n_hidden:
         raise ValueError(
@@ -82,6 +85,25 @@ def _normalise_slopes(slopes: object, n_hidden: int) -> tuple[tuple[float, float
             f"(the network has {n_hidden + 1} weight matrices)"
         )
     return tuple(_as_pair(p, f"slopes[{k}]") for k, p in enumerate(slopes))
+
+
+def _normalise_activation(activation: object, n_hidden: int) -> tuple[str, ...] | None:
+    if activation is None:
+        return None
+    if isinstance(activation, str):
+        return (get_activation(activation).name,) * n_hidden
+    if not isinstance(activation, (Sequence, np.ndarray)):
+        raise TypeError(f"activation is {type(activation).__name__}; expected a name or a list "
+                        "of names, one per hidden layer")
+    if len(activation) != n_hidden:
+        raise ValueError(f"activation has {len(activation)} entries; expected {n_hidden}, one per "
+                         f"hidden layer (or one name for all)")
+    names = []
+    for k, a in enumerate(activation):
+        if not isinstance(a, str):
+            raise TypeError(f"activation[{k}] is {type(a).__name__}; expected an activation name")
+        names.append(get_activation(a, f"activation[{k}]").name)
+    return tuple(names)
 
 
 T = TypeVar("T")
@@ -106,18 +128,28 @@ class Network:
     weights : sequence of array_like
         ``W_0, ..., W_l``; ``W_k`` has shape ``(n_{k+1}, n_k)``. A single matrix is a valid network
         (no hidden layer, ``L = ||W_0||_2``). The arrays are copied as read-only float64.
-    slopes : (float, float) or sequence of (float, float), default (0, 1)
+    slopes : (float, float) or sequence of (float, float), optional
         Slope bounds ``[alpha_k, beta_k]`` of the hidden activations: one pair for every hidden
         layer, or one pair per hidden layer. ReLU, tanh, ELU and softplus are ``(0, 1)``,
-        sigmoid ``(0, 0.25)``, leaky ReLU(a) ``(a, 1)``.
+        sigmoid ``(0, 0.25)``, leaky ReLU(a) ``(a, 1)``. Default: the slopes of ``activation``,
+        else ReLU's ``(0, 1)``.
+    activation : str or sequence of str, optional
+        The hidden activations by name, one for every hidden layer or one per hidden layer
+        (``"tanh"``, ``"leaky_relu(0.1)"``, ``"gelu"``; the table is
+        :data:`lipsdp.ACTIVATIONS`). Without ``slopes`` they give the slopes. With ``slopes``
+        both are kept if every pair contains its activation's range (a wider sector is a valid,
+        deliberate choice); a pair that does not is an error. Stored as canonical names; the
+        Jacobian lower bound uses them.
 
     Raises
     ------
     TypeError
-        If a weight is not a real numeric array or the slopes are not pairs of numbers.
+        If a weight is not a real numeric array, the slopes are not pairs of numbers or an
+        activation is not a name.
     ValueError
         If a weight is not 2-D, has non-finite entries, shapes do not chain, the list is empty,
-        ``alpha > beta``, or the slopes list has the wrong length.
+        ``alpha > beta``, the slopes or activation list has the wrong length, an activation name
+        is unknown, or ``slopes[k]`` does not contain the range of ``activation[k]``.
 
     Examples
     --------
@@ -125,10 +157,13 @@ class Network:
     >>> net = lipsdp.Network([np.eye(3), np.ones((1, 3))], slopes=(0.0, 1.0))
     >>> net.widths
     (3, 3, 1)
+    >>> lipsdp.Network([np.eye(3), np.ones((1, 3))], activation="sigmoid").slopes
+    ((0.0, 0.25),)
     """
 
     weights: tuple[np.ndarray, ...]
-    slopes: tuple[tuple[float, float], ...] = RELU  # type: ignore[assignment]
+    slopes: tuple[tuple[float, float], ...] = None  # type: ignore[assignment]
+    activation: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         weights = self.weights
@@ -154,7 +189,24 @@ class Network:
                     f"to match weights[{k - 1}] ({Ws[k - 1].shape[0]} rows)"
                 )
         object.__setattr__(self, "weights", Ws)
-        object.__setattr__(self, "slopes", _normalise_slopes(self.slopes, len(Ws) - 1))
+        names = _normalise_activation(self.activation, len(Ws) - 1)
+        if names is None:
+            slopes = _normalise_slopes(self.slopes, len(Ws) - 1)
+        else:
+            implied = tuple(activation_slopes(n) for n in names)
+            if self.slopes is None:
+                slopes = implied
+            else:
+                slopes = _normalise_slopes(self.slopes, len(Ws) - 1)
+                for k, ((a, b), (a0, b0)) in enumerate(zip(slopes, implied, strict=True)):
+                    if not (a <= a0 and b0 <= b):
+                        raise ValueError(
+                            f"slopes[{k}] is ({a}, {b}) but activation[{k}] {names[k]!r} has "
+                            f"slopes ({a0}, {b0}); expected slopes containing them (or pass "
+                            "only one of slopes and activation)"
+                        )
+        object.__setattr__(self, "slopes", slopes)
+        object.__setattr__(self, "activation", names)
 
     # --- shape -------------------------------------------------------------------------------
     @property
@@ -211,7 +263,11 @@ class Network:
         widths = "-".join(str(n) for n in self.widths)
         slopes = set(self.slopes)
         s = self.slopes[0] if len(slopes) == 1 else list(self.slopes)
-        return f"Network({widths}, slopes={s})"
+        if self.activation is None:
+            return f"Network({widths}, slopes={s})"
+        acts = set(self.activation)
+        a = self.activation[0] if len(acts) == 1 else list(self.activation)
+        return f"Network({widths}, activation={a!r}, slopes={s})"
 
 
 def as_network(net: object, slopes: object = None) -> Network:

@@ -90,7 +90,32 @@ def test_mat_two_weight_structs_are_ambiguous(tmp_path):
         lipsdp.load_weights(tmp_path / "two.mat")
 
 
-def test_shapes_that_do_not_chain_fail_in_network(tmp_path, rng):
+def test_shapes_that_do_not_chain_name_the_key(tmp_path, rng):
     np.savez(tmp_path / "bad.npz", w0=np.ones((4, 3)), w1=np.ones((2, 5)))
-    with pytest.raises(ValueError, match=r"weights\[1\] has shape \(2, 5\)"):
+    with pytest.raises(ValueError, match=r"bad.npz: 'w1' has shape \(2, 5\), which as \(out, in\) "
+                                         r"does not follow 'w0' \(shape \(4, 3\)\)"):
         lipsdp.load_network(tmp_path / "bad.npz")
+
+
+def test_load_weights_glipsdp_layout_and_transpose(tmp_path, rng):
+    """GLipSDP's top-level fc{i}_weight are (in, out) and read transposed; transpose= overrides."""
+    W = [rng.standard_normal((3, 5)), rng.standard_normal((5, 2))]
+    scipy.io.savemat(tmp_path / "g.mat", {"fc1_weight": W[0], "fc2_weight": W[1],
+                                          "fc1_bias": np.ones((1, 5))})
+    loaded = lipsdp.load_weights(tmp_path / "g.mat")
+    np.testing.assert_array_equal(loaded[0], W[0].T)
+    np.testing.assert_array_equal(loaded[1], W[1].T)
+    with pytest.raises(ValueError, match="pass transpose=True"):
+        lipsdp.load_weights(tmp_path / "g.mat", transpose=False)
+    cell = np.empty((1, 2), dtype=object)
+    cell[0, 0], cell[0, 1] = W
+    scipy.io.savemat(tmp_path / "c.mat", {"weights": cell})
+    np.testing.assert_array_equal(lipsdp.load_weights(tmp_path / "c.mat", transpose=True)[0],
+                                  W[0].T)
+
+
+def test_empty_files(tmp_path):
+    for name in ("e.npz", "e.mat"):
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(ValueError, match=f"{name}: not a readable .* file is empty"):
+            lipsdp.load_weights(tmp_path / name)

@@ -73,3 +73,65 @@ def test_bad_input(weights, slopes, error, match):
 def test_slopes_with_network_is_rejected(small_net):
     with pytest.raises(ValueError, match="slopes was given together with a Network"):
         lipsdp.closed_form(small_net, "naive", slopes=(0, 1))
+
+
+# --- activations by name ----------------------------------------------------------------------
+
+
+def _w():
+    return [np.ones((3, 2)), np.ones((4, 3)), np.ones((1, 4))]
+
+
+def test_activation_by_name_gives_the_table_slopes():
+    net = lipsdp.Network(_w(), activation="sigmoid")
+    assert net.slopes == ((0.0, 0.25), (0.0, 0.25))
+    assert net.activation == ("sigmoid", "sigmoid")
+    net = lipsdp.Network(_w(), activation=["tanh", "leaky_relu(0.1)"])
+    assert net.slopes == ((0.0, 1.0), (0.1, 1.0))
+    gelu = lipsdp.Network(_w(), activation="gelu").slopes[0]
+    assert gelu[0] < -0.128 and gelu[1] > 1.128  # noqa: PT018 -- one range, both ends
+    assert lipsdp.Network(_w(), activation="identity").slopes[0] == (1.0, 1.0)
+    assert lipsdp.Network(_w()).activation is None
+    assert "activation='sigmoid'" in repr(lipsdp.Network(_w(), activation="sigmoid"))
+
+
+def test_activation_and_slopes_together_must_contain():
+    # A wider sector than the activation's range is valid and kept.
+    net = lipsdp.Network(_w(), slopes=(0.0, 1.0), activation="sigmoid")
+    assert net.slopes == ((0.0, 1.0), (0.0, 1.0))
+    assert net.activation == ("sigmoid", "sigmoid")
+    with pytest.raises(ValueError, match=r"slopes\[1\] is \(0.0, 0.5\) but activation\[1\] 'tanh' "
+                                         r"has slopes \(0.0, 1.0\)"):
+        lipsdp.Network(_w(), slopes=[(0, 1), (0, 0.5)], activation="tanh")
+    with pytest.raises(ValueError, match="expected slopes containing them"):
+        lipsdp.Network(_w(), slopes=(0, 1), activation="silu")
+
+
+@pytest.mark.parametrize(
+    ("activation", "error", "match"),
+    [
+        ("softmax", ValueError, "activation is 'softmax'; expected one of"),
+        (["relu"], ValueError, "activation has 1 entries; expected 2"),
+        (["relu", 3], TypeError, r"activation\[1\] is int"),
+        (["relu", "nope"], ValueError, r"activation\[1\] is 'nope'"),
+        (7, TypeError, "activation is int"),
+        ("leaky_relu(a)", ValueError, "not numbers"),
+    ],
+)
+def test_activation_bad_input(activation, error, match):
+    with pytest.raises(error, match=match):
+        lipsdp.Network(_w(), activation=activation)
+
+
+def test_slopes_as_name_points_to_activation():
+    with pytest.raises(TypeError, match="an activation name goes in activation="):
+        lipsdp.Network(_w(), "tanh")
+
+
+def test_activation_drives_the_jacobian_lower_bound(rng, random_weights):
+    """bracket without activation= uses the network's own: its Jacobian bound then exists for
+    sigmoid slopes (which alone give no activation) and lies below the certified bound."""
+    net = lipsdp.Network(random_weights(rng, [3, 6, 2]), activation="sigmoid")
+    b = lipsdp.bracket(net, n_samples=20, ascent_steps=5)
+    assert "jacobian" in b.lower_results
+    assert b.lower_results["jacobian"].value <= b.upper
