@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 import lipsdp_solvers as solvers
 from lipsdp_solvers.registry import capabilities
 
+from . import progress
 from .certify import certify_direction
 from .closed_form import composition_result
 from .network import Network, as_network
@@ -166,7 +167,7 @@ def solve(
     else:
         # Small dense kernels: one BLAS thread (the lowrank-ipm spec's capabilities).
         threads = capabilities("lowrank-ipm").blas_threads(net.lmi_size)
-        with threadpool_limits(limits=threads, user_api="blas"):
+        with threadpool_limits(limits=threads, user_api="blas"), progress.units(scaling):
             res = VARIANTS[variant](
                 normed,
                 multipliers=multipliers,

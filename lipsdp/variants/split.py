@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .. import progress
 from ..certify import certify_direction
 from ..closed_form import composition_result
 from ..composition import product_up
@@ -33,8 +34,12 @@ def _solve_part(
     multipliers: str,
     solver: str,
     options: Mapping,
+    block: tuple[int, int, int, int] | None = None,
 ) -> LipschitzResult:
     """One block of ``"split"`` (runs in a joblib worker: plain, picklable arguments only).
+
+    ``block``: ``(index, total, first, last)``, for the progress events (:mod:`lipsdp.progress`)
+    of a block solved in this process.
 
     The block is a network of its own, solved as :func:`lipsdp.solve` solves ``variant="full"``:
     a constant or linear block by composition (docs/math.md §5), one weight matrix by its proved
@@ -53,9 +58,16 @@ def _solve_part(
                       solver=None)
     else:
         name = choose_solver(net) if solver == "auto" else solver
-        res = solve_full(normed, multipliers=multipliers, solver=name, options=options,
-                         warm_start=None)
+        first, last = (block[2], block[3]) if block is not None else (0, 0)
+        with progress.part_units(first, last, scaling.value_exponent):
+            res = solve_full(normed, multipliers=multipliers, solver=name, options=options,
+                             warm_start=None)
     res = result_to_user(res, scaling)
+    if block is not None and progress.active():
+        with progress.part_units(block[2], block[3], 0):
+            value = progress.in_bound_units(res.value)
+        progress.emit("block", index=block[0], total=block[1], value=value,
+                      certified=res.certified)
     return replace(res, total_time=time.perf_counter() - start)
 
 
@@ -217,10 +229,12 @@ def solve_split(
     pooled = [i for i, (a, b) in enumerate(ranges) if b - a > 1]
     for i, (a, b) in enumerate(ranges):
         if b - a == 1:  # ||W||_2: no SDP, no worker
-            parts[i] = _solve_part(*args[i])
+            parts[i] = _solve_part(*args[i], block=(i, len(ranges), a, b))
     logger.info("split: %d blocks, %d solved by joblib (n_jobs=%s)", len(ranges), len(pooled),
                 n_jobs)
-    solved = Parallel(n_jobs=n_jobs)(delayed(_solve_part)(*args[i]) for i in pooled)
+    solved = Parallel(n_jobs=n_jobs)(
+        delayed(_solve_part)(*args[i], block=(i, len(ranges), *ranges[i])) for i in pooled
+    )
     for i, res in zip(pooled, solved, strict=True):
         parts[i] = res
     wall = time.perf_counter() - start
