@@ -125,7 +125,8 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log to stderr, with one line per solver iteration in the bound's "
-                        "units (sqrt(rho))")
+                        "units (sqrt(rho); backends banded-ipm and lowrank-ipm), per block of "
+                        "variant split and per stage of sequential")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress display and no notes on stderr (errors only)")
 
@@ -456,6 +457,14 @@ def _check_solver(name: str) -> None:
         solvers.check_solver(name)
 
 
+def _gap(upper: float, lower: float) -> float:
+    """``upper / lower - 1``, as :class:`~lipsdp.BracketResult` defines it (0 for a proved 0,
+    ``inf`` above a zero lower bound)."""
+    if lower > 0:
+        return upper / lower - 1.0
+    return 0.0 if upper <= 0 else math.inf
+
+
 def _tightest(results: list[LipschitzResult]) -> LipschitzResult | None:
     certified = [r for r in results if r.certified]
     return min(certified, key=lambda r: r.value) if certified else None
@@ -594,7 +603,7 @@ def _cmd_compare(args: argparse.Namespace, show: _Progress) -> int:
         r = row.result
         own = math.isfinite(r.lower_bound)
         lower = r.lower_bound if own else net_lower
-        gap = r.value / lower - 1.0 if r.certified and lower > 0 else math.nan
+        gap = _gap(r.value, lower) if r.certified else math.nan
         ratio = r.value / best if r.certified and best > 0 else math.nan
         out.append({**r.to_dict(), "label": row.label, "ratio": _finite(ratio),
                     "lower": _finite(lower), "lower_is_own": own, "gap": _finite(gap),
@@ -652,7 +661,7 @@ def _cmd_bracket(args: argparse.Namespace, show: _Progress) -> int:
     if (upper.method == "lipsdp-neuron" and math.isfinite(upper.lower_bound)
             and upper.lower_bound > lower):
         lower, lower_method = upper.lower_bound, f"dual of {br.upper_method}"
-    gap = br.upper / lower - 1.0 if lower > 0 else math.inf
+    gap = _gap(br.upper, lower)
     if args.json:
         print(json.dumps({
             "network": _network_json(net, source),

@@ -199,6 +199,15 @@ def test_bracket_with_an_activation(capsys, net_file):
     assert payload["lower_true"] == pytest.approx(ref.lower_true, rel=1e-12)
 
 
+def test_bracket_of_a_constant_network(capsys, tmp_path):
+    path = save(tmp_path / "const.npz", [np.ones((3, 4)), np.zeros((2, 3))])
+    payload, _ = run_json(capsys, ["bracket", path])
+    assert (payload["lower"], payload["upper"], payload["gap"]) == (0.0, 0.0, 0.0)
+    payload, _ = run_json(capsys, ["compare", path])
+    assert {r["value"] for r in payload["results"]} == {0.0}
+    assert {r["gap"] for r in payload["results"]} == {0.0}
+
+
 # --- certificates -----------------------------------------------------------------------------
 
 
