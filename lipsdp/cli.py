@@ -69,11 +69,14 @@ ACTIVATION_SLOPES: dict[str, tuple[float, float]] = {
 #: interior-point backends ``auto`` picks take seconds up to about this side (measured 16 s for
 #: the side-1200 MNIST network, lipsdp/solver_choice.py) ...
 COMPARE_MAX_SIDE = 1200
-#: ... and a dense-cone backend (Clarabel, ``auto``'s choice for ``variant="chordal"``) only for
-#: cones up to this side: Clarabel's dense PSD scaling block needs 1.4 GB at side 140 (the
-#: measurement in lipsdp/solver_choice.py).
-COMPARE_MAX_DENSE_SIDE = 120
-#: Backends whose PSD cones are dense (memory ~ side^4 / 8 entries).
+#: ... and a dense-cone backend (Clarabel, ``auto``'s choice for ``variant="chordal"``) only
+#: while the sum over its cones of side^4 stays below this: its time and memory grow about so
+#: (measured on 2 loaded cores, 2026-12-07, chordal with Clarabel: cliques of side 32+32 (1e6 each)
+#: 0.4 s and 19 MiB; 64+64 (64-32-32-10, 3.4e7) 8.7 s and 300 MiB; one of 96 (8.5e7) 15.8 s and
+#: 390 MiB; nine of 64 (MNIST 784-32x9-10, 1.5e8) 62 s and 1.8 GiB): about 5 s.
+COMPARE_DENSE_BUDGET = 2e7
+#: Backends whose PSD cones are dense (their scaling matrices have (side (side + 1) / 2)^2
+#: entries).
 DENSE_BACKENDS = ("clarabel", "scs")
 
 #: ``lipsdp certify``: a re-check proves the saved claim when its value is at most the saved
@@ -185,7 +188,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_network_args(c)
     c.add_argument("--max-side", type=int, default=COMPARE_MAX_SIDE, metavar="N",
                    help="skip SDP methods whose LMI side exceeds N (default "
-                        f"{COMPARE_MAX_SIDE}; dense-cone backends: {COMPARE_MAX_DENSE_SIDE})")
+                        f"{COMPARE_MAX_SIDE}; dense-cone backends: sum of cone side^4 at most "
+                        f"{COMPARE_DENSE_BUDGET:.2g})")
 
     b = sub.add_parser("bracket", help="a proved lower and upper bound and their gap")
     _add_network_args(b)
@@ -429,6 +433,19 @@ def _finite(x: float) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
+def _columns(header: list[str], rows: list[list[str]], left: tuple[int, ...]) -> list[str]:
+    """``header``, a dashed rule and ``rows``, in columns as wide as their widest cell, two
+    spaces apart; the columns in ``left`` left-aligned, the others right-aligned."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    head = line(header)
+    return [head, "-" * len(head), *(line(r) for r in rows)]
+
+
 def _table(net: Network, source: str, results: list[LipschitzResult]) -> str:
     lines = [_header(net, source)]
     width = max(len("method"), *(len(_name(r)) for r in results)) + 2
@@ -529,14 +546,16 @@ def _compare_plan(net: Network, max_side: int) -> tuple[list[tuple[str, Callable
         else:
             runs.append((label, lambda m=mult: solve(net, multipliers=m)))
     if l >= 2:
-        clique = max(a + b for a, b in itertools.pairwise(blocks))
-        backend = choose_solver(net, "chordal", side=clique, blocks=2)
-        limit = COMPARE_MAX_DENSE_SIDE if backend in DENSE_BACKENDS else max_side
-        if clique > limit:
+        cliques = [a + b for a, b in itertools.pairwise(blocks)]
+        backend = choose_solver(net, "chordal", side=max(cliques), blocks=2)
+        cost = float(sum(float(c) ** 4 for c in cliques))
+        if backend in DENSE_BACKENDS and cost > COMPARE_DENSE_BUDGET:
             skipped.append(("lipsdp-neuron chordal",
-                            f"clique side {clique} > {limit} for the dense-cone backend "
-                            f"{backend}" if backend in DENSE_BACKENDS else
-                            f"clique side {clique} > --max-side {limit}"))
+                            f"{backend}'s dense cones: sum of clique side^4 = {cost:.2g} > "
+                            f"{COMPARE_DENSE_BUDGET:.2g} (about 5 s; see lipsdp.cli)"))
+        elif max(cliques) > max_side:
+            skipped.append(("lipsdp-neuron chordal",
+                            f"clique side {max(cliques)} > --max-side {max_side}"))
         else:
             runs.append(("lipsdp-neuron chordal", lambda: solve(net, variant="chordal")))
         part = max(min(net.widths[a], net.widths[a + 1]) + net.widths[a + 1]
@@ -623,20 +642,12 @@ def _cmd_compare(args: argparse.Namespace, show: _Progress) -> int:
                  f"proved lower bound on the LipSDP optimum: {_value(net_lower)} "
                  f"({net_lower_method}); on the true L: {_value(br.lower_true)} "
                  "(sampled Jacobian)"]
-        width = max(len("method"), *(len(o["label"]) for o in out)) + 2
-        solver_w = max(len("solver"), *(len(o["solver"] or "-") for o in out)) + 2
-        header = (f"{'method':<{width}}{'solver':<{solver_w}}{'value':>14}{'ratio':>8}"
-                  f"{'lower':>14}{'gap':>10}  {'cert':<6}{'time [s]':>9}"
-                  f"{meter.label:>15}  status")
-        lines += [header, "-" * len(header)]
-        for o in out:
-            lower = _value(o["lower"]) + ("*" if o["lower_is_own"] else " ")
-            lines.append(
-                f"{o['label']:<{width}}{o['solver'] or '-':<{solver_w}}"
-                f"{_value(o['value']):>14}{_ratio(o['ratio']):>8}{lower:>14}"
-                f"{_g(o['gap'], 3):>10}  {o['certified']!s:<6}{o['total_time']:>9.3f}"
-                f"{o['peak_memory_mib']:>15.1f}  {o['status']}"
-            )
+        cells = [[o["label"], o["solver"] or "-", _value(o["value"]), _ratio(o["ratio"]),
+                  _value(o["lower"]) + ("*" if o["lower_is_own"] else " "), _g(o["gap"], 3),
+                  str(o["certified"]), f"{o['total_time']:.3f}",
+                  f"{o['peak_memory_mib']:.1f}", o["status"]] for o in out]
+        lines += _columns(["method", "solver", "value", "ratio", "lower ", "gap", "cert",
+                           "time [s]", meter.label, "status"], cells, left=(0, 1, 6, 9))
         lines.append("lower: the method's own proved (dual) lower bound on its formulation's "
                      "optimum where marked *, else the network's; gap = value / lower - 1")
         lines.append(f"memory: {meter.description}")
@@ -778,7 +789,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         code = _COMMANDS[args.command](args, _Progress.for_args(args))
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, OSError) as exc:  # OSError: a file that cannot be written
         print(f"lipsdp: error: {exc}", file=sys.stderr)
         return 2
     logging.getLogger(__name__).info("%s took %.3f s", args.command,

@@ -120,13 +120,17 @@ def test_compare_skips_a_closed_form_undefined_for_the_slopes(capsys, net_file):
 
 
 def test_compare_dense_backend_limit(capsys, tmp_path, rng, random_weights):
-    """Chordal's Clarabel cones are dense: cliques above COMPARE_MAX_DENSE_SIDE are skipped."""
-    side = cli.COMPARE_MAX_DENSE_SIDE
-    path = save(tmp_path / "wide.npz", random_weights(rng, [2, side, 2, 2]))
-    payload, _ = run_json(capsys, ["compare", path, "--max-side", "1000"])
+    """Chordal's Clarabel cones are dense: cliques whose side^4 sum passes the budget are
+    skipped (2 x 62^4 = 3.0e7 > 2e7), smaller ones run (2 x 42^4 = 6.2e6)."""
+    if lipsdp.choose_solver(variant="chordal", side=62) not in cli.DENSE_BACKENDS:
+        pytest.skip("chordal's auto backend here is not a dense-cone one")
+    path = save(tmp_path / "wide.npz", random_weights(rng, [2, 60, 2, 2]))
+    payload, _ = run_json(capsys, ["compare", path])
     reasons = {s["method"]: s["reason"] for s in payload["skipped"]}
-    assert f"clique side {side + 2} > {side} for the dense-cone backend clarabel" in reasons[
-        "lipsdp-neuron chordal"]
+    assert "sum of clique side^4 = 3e+07 > 2e+07" in reasons["lipsdp-neuron chordal"]
+    path = save(tmp_path / "narrow.npz", random_weights(rng, [2, 40, 2, 2]))
+    payload, _ = run_json(capsys, ["compare", path])
+    assert "lipsdp-neuron chordal" in [r["label"] for r in payload["results"]]
 
 
 @pytest.mark.parametrize("rss", [True, False], ids=["peak-rss", "tracemalloc"])
@@ -500,6 +504,8 @@ ERROR_CASES = [
     (lambda t, f: ["compare", f[0], "--max-side", "0"], "--max-side is 0"),
     (lambda t, f: ["solve", f[0], "--slopes", "0", "1", "--activation", "relu"],
      "not allowed with argument"),
+    (lambda t, f: ["solve", f[0], "--save-certificate", str(t / "no" / "such" / "dir.npz")],
+     "No such file or directory"),
     (lambda t, f: ["frobnicate"], "invalid choice"),
     (lambda t, f: ["certify", f[0]], "the following arguments are required: CERT"),
     (lambda t, f: ["solve", "--slopes", "x", "1"], "invalid float value"),
