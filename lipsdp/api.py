@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 import lipsdp_solvers as solvers
 from lipsdp_solvers.registry import capabilities
 
+from . import progress
 from .certify import certify_direction, failed
 from .closed_form import _eclipse_unsupported, closed_form, composition_result
 from .limits import check_time_limit, deadline, remaining
@@ -214,7 +215,7 @@ def _solve_normalised(net: Network, variant: str, multipliers: str, solver: str,
     else:
         # Small dense kernels: one BLAS thread (the lowrank-ipm spec's capabilities).
         threads = capabilities("lowrank-ipm").blas_threads(net.lmi_size)
-        with threadpool_limits(limits=threads, user_api="blas"):
+        with threadpool_limits(limits=threads, user_api="blas"), progress.units(scaling):
             res = VARIANTS[variant](
                 normed,
                 multipliers=multipliers,

@@ -10,6 +10,7 @@ import numpy as np
 
 import lipsdp_solvers as solvers
 
+from .. import progress
 from ..certify import certify_direction, failed
 from ..dual import dual_lower_bound
 from ..formulation import build_full
@@ -44,6 +45,20 @@ class _Anytime:
         self.lower = np.nan
 
     def __call__(self, x: np.ndarray, info: dict) -> bool:
+        stop = self._step(x, info)
+        if progress.active():
+            scale = float(self.formulation.scale[0])
+            best = self.best.value if self.best is not None else np.nan
+            progress.emit(
+                "iteration", iteration=info["iteration"], gap=info["gap"], pinf=info["pinf"],
+                dinf=info["dinf"],
+                primal=progress.in_bound_units(float(np.sqrt(max(info["pobj"], 0.0) * scale))),
+                dual=progress.in_bound_units(float(np.sqrt(max(info["dobj"], 0.0) * scale))),
+                certified=progress.in_bound_units(best),
+            )
+        return stop
+
+    def _step(self, x: np.ndarray, info: dict) -> bool:
         if info["pinf"] > 1e-2:
             return False
         rho_hat, ts = self.formulation.to_multipliers(x)

@@ -11,6 +11,7 @@ import scipy.linalg as sla
 
 import lipsdp_solvers as solvers
 
+from .. import progress
 from ..certify import certify_direction
 from ..lmi import lmi_geometry, schur_step
 from ..network import Network
@@ -269,6 +270,7 @@ def solve_sequential(
         stage_methods.append(how)
         lams.append(lam)
         M = Mk
+        progress.emit("stage", index=k, total=net.n_hidden, how=how)
     res, _ = certify_direction(net, lams, method=method)
     info = {
         "stage_methods": stage_methods,

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .. import progress
 from ..certify import certify_direction
 from ..closed_form import composition_result
 from ..composition import product_up
@@ -34,8 +35,12 @@ def _solve_part(
     multipliers: str,
     solver: str,
     options: Mapping,
+    block: tuple[int, int, int, int] | None = None,
 ) -> LipschitzResult:
     """One block of ``"split"`` (runs in a joblib worker: plain, picklable arguments only).
+
+    ``block``: ``(index, total, first, last)``, for the progress events (:mod:`lipsdp.progress`)
+    of a block solved in this process.
 
     The block is a network of its own, solved as :func:`lipsdp.solve` solves ``variant="full"``:
     a constant or linear block by composition (docs/math.md §5), one weight matrix by its proved
@@ -54,9 +59,16 @@ def _solve_part(
                       solver=None)
     else:
         name = choose_solver(net) if solver == "auto" else solver
-        res = solve_full(normed, multipliers=multipliers, solver=name, options=options,
-                         warm_start=None)
+        first, last = (block[2], block[3]) if block is not None else (0, 0)
+        with progress.part_units(first, last, scaling.value_exponent):
+            res = solve_full(normed, multipliers=multipliers, solver=name, options=options,
+                             warm_start=None)
     res = result_to_user(res, scaling)
+    if block is not None and progress.active():
+        with progress.part_units(block[2], block[3], 0):
+            value = progress.in_bound_units(res.value)
+        progress.emit("block", index=block[0], total=block[1], value=value,
+                      certified=res.certified)
     return replace(res, total_time=time.perf_counter() - start)
 
 
@@ -218,13 +230,14 @@ def solve_split(
     pooled = [i for i, (a, b) in enumerate(ranges) if b - a > 1]
     for i, (a, b) in enumerate(ranges):
         if b - a == 1:  # ||W||_2: no SDP, no worker
-            parts[i] = _solve_part(*args[i])
+            parts[i] = _solve_part(*args[i], block=(i, len(ranges), a, b))
     logger.info("split: %d blocks, %d solved by joblib (n_jobs=%s)", len(ranges), len(pooled),
                 n_jobs)
     # A worker process does not see this call's deadline (lipsdp.limits): each pooled part
     # gets the time left when it is sent, as its backend limit.
     solved = Parallel(n_jobs=n_jobs)(
-        delayed(_solve_part)(*args[i][:4], with_time_left(args[i][4])) for i in pooled
+        delayed(_solve_part)(*args[i][:4], with_time_left(args[i][4]),
+                             block=(i, len(ranges), *ranges[i])) for i in pooled
     )
     for i, res in zip(pooled, solved, strict=True):
         parts[i] = res
