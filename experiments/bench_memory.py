@@ -132,6 +132,8 @@ def main() -> None:
                         help="print nonnegative least-squares coefficients per backend")
     parser.add_argument("--quick", action="store_true", help="skip the slow cases")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--match", metavar="TEXT",
+                        help="only the cases whose 'network variant solver' contains TEXT")
     args = parser.parse_args()
     if args.child:
         _child(json.loads(args.child))
@@ -147,6 +149,8 @@ def main() -> None:
     for case in CASES:
         spec, variant, solver, multipliers, vopts = case
         if args.quick and (spec, solver) in SLOW:
+            continue
+        if args.match and args.match not in f"{spec} {variant} {solver}":
             continue
         net = _network(spec)
         est = estimate_memory(net, variant, multipliers, solver, vopts)

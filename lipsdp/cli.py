@@ -40,7 +40,7 @@ from .bracketing import bracket
 from .certificate_io import read_certificate, weights_digest, write_certificate
 from .certify import certify
 from .closed_form import CLOSED_FORM_METHODS, closed_form
-from .io import example_network, load_network
+from .io import example_network, load
 from .network import Network
 from .result import LipschitzResult
 from .solver_choice import (
@@ -180,6 +180,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="variant split: parallel joblib workers (-1: all cores)")
     s.add_argument("--method", action="append", choices=METHODS, dest="methods",
                    help="methods to run (repeatable; default: lipsdp, eclipse-fast, naive)")
+    s.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="wall-clock limit for the whole solve; on expiry the best bound proved "
+                        "by then (a closed form at least), status time_limit")
+    s.add_argument("--max-memory", metavar="SIZE",
+                   help="peak memory the solve may use (e.g. 8GB; default 80%% of the available "
+                        "memory): a path estimated above it is refused, auto picks one that fits")
     s.add_argument("--save-certificate", metavar="PATH",
                    help="write the tightest certified bound's exact certificate (.npz) for "
                         "'lipsdp certify'")
@@ -237,7 +243,7 @@ def _load(args: argparse.Namespace,
 
     The file's own slopes (ReLU for weight files) unless ``--slopes``/``--activation`` are
     given, or else ``default_slopes``."""
-    net = load_network(args.file) if args.file else example_network()
+    net = load(args.file) if args.file else example_network()
     source = args.file or "bundled example"
     slopes = _slopes(args, net.n_hidden)
     if slopes is None and default_slopes is not None:
@@ -497,7 +503,8 @@ def _cmd_solve(args: argparse.Namespace, show: _Progress) -> int:
             results.append(show.run(
                 f"lipsdp-{args.multipliers} ({args.variant})",
                 lambda: solve(net, variant=args.variant, multipliers=args.multipliers,
-                              solver=args.solver, **_variant_options(args))))
+                              solver=args.solver, time_limit=args.time_limit,
+                              max_memory=args.max_memory, **_variant_options(args))))
         elif method == "eclipse-fast" and any(a * b < 0 or a + b == 0 for a, b in net.slopes):
             if args.methods:  # asked for explicitly: let the error explain why
                 results.append(closed_form(net, method))

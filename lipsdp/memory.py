@@ -55,6 +55,14 @@ COEFFICIENTS: dict[str, dict[str, float]] = {
 }
 
 
+#: The interior-point backends on the chordal problem: its free overlap variables make the Newton
+#: matrix dense in them, and the measured peak is ~9x the full problem's per entry (50-40x3-10:
+#: 676 MB; 784-100-100-10: 5.7 GB, issue 14's run).
+CHORDAL_COEFFICIENTS: dict[str, dict[str, float]] = {
+    name: {**COEFFICIENTS[name], "v2": 216.0} for name in ("lowrank-ipm", "banded-ipm")
+}
+
+
 class MemoryLimitError(ValueError):
     """The chosen path's estimated peak memory exceeds ``max_memory``; raised before any work,
     with the estimate, the limit and the variants or backends that fit."""
@@ -150,9 +158,10 @@ def _n_vars(blocks: list[int], multipliers: str) -> int:
     return 1 + (sum(hidden) if multipliers == "neuron" else len(hidden))
 
 
-def backend_bytes(solver: str, sizes: Mapping[str, float]) -> float:
+def backend_bytes(solver: str, sizes: Mapping[str, float], chordal: bool = False) -> float:
     """The calibrated formula of ``solver`` (module docstring) at ``sizes``."""
-    c = COEFFICIENTS.get(solver) or COEFFICIENTS["cvxpy"]
+    c = (CHORDAL_COEFFICIENTS.get(solver) if chordal else None) or COEFFICIENTS.get(solver) \
+        or COEFFICIENTS["cvxpy"]
     return c["base"] + sum(c[key] * sizes[key] for key in ("nnz", "m2", "v2", "s2"))
 
 
@@ -187,7 +196,8 @@ def estimate_memory(net: Network, variant: str, multipliers: str, solver: str,
         return MemoryEstimate(0, variant, solver, {})
     if variant == "chordal":
         sizes = chordal_sizes(net, multipliers, int(opts.get("clique_size", 2)))
-        return MemoryEstimate(int(backend_bytes(solver, sizes)), variant, solver, sizes)
+        return MemoryEstimate(int(backend_bytes(solver, sizes, chordal=True)), variant, solver,
+                              sizes)
     if variant == "sequential":
         blocks = _blocks(net)
         worst, worst_sizes, worst_solver = 0.0, {}, solver
