@@ -41,7 +41,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as ssla
 
 from .composition import product_up, proved_norm
-from .network import _normalise_slopes
+from .network import _normalise_slopes, real_array
 from .rounding import UNIT_ROUNDOFF, _gamma
 
 __all__ = [
@@ -130,12 +130,7 @@ class Conv2d:
         if not (isinstance(K, (np.ndarray, list, tuple)) or hasattr(K, "__array__")):
             raise TypeError(f"kernel is {type(K).__name__}; expected a 4-D array "
                             "(c_out, c_in, kh, kw)")
-        A = np.asarray(K)
-        if A.dtype == object or not (np.issubdtype(A.dtype, np.number)
-                                     or np.issubdtype(A.dtype, np.bool_)):
-            raise TypeError(f"kernel has dtype {A.dtype}; expected a real numeric array")
-        if np.iscomplexobj(A):
-            raise TypeError("kernel is complex; expected a real array")
+        A = real_array(K, "kernel")
         if A.ndim != 4:
             raise ValueError(f"kernel has {A.ndim} dimension(s) (shape {A.shape}); expected 4-D "
                              "(c_out, c_in, kh, kw)")

@@ -16,6 +16,19 @@ __all__ = ["RELU", "Network", "as_network"]
 RELU = (0.0, 1.0)
 
 
+def real_array(obj: object, name: str) -> np.ndarray:
+    """``np.asarray(obj)``, refused with a ``TypeError`` naming ``name`` unless it is a real
+    numeric (or boolean) array: the one check every array the package is handed goes through."""
+    A = np.asarray(obj)
+    if A.dtype == object or not (
+        np.issubdtype(A.dtype, np.number) or np.issubdtype(A.dtype, np.bool_)
+    ):
+        raise TypeError(f"{name} has dtype {A.dtype}; expected a real numeric array")
+    if np.iscomplexobj(A):
+        raise TypeError(f"{name} is complex; expected a real array")
+    return A
+
+
 def _as_weight(W: object, k: int) -> np.ndarray:
     if isinstance(W, np.ndarray) or hasattr(W, "__array__"):
         A = np.asarray(W)
@@ -23,12 +36,7 @@ def _as_weight(W: object, k: int) -> np.ndarray:
         A = np.asarray(W)
     else:
         raise TypeError(f"weights[{k}] is {type(W).__name__}; expected a 2-D array")
-    if A.dtype == object or not (
-        np.issubdtype(A.dtype, np.number) or np.issubdtype(A.dtype, np.bool_)
-    ):
-        raise TypeError(f"weights[{k}] has dtype {A.dtype}; expected a real numeric array")
-    if np.iscomplexobj(A):
-        raise TypeError(f"weights[{k}] is complex; expected a real array")
+    A = real_array(A, f"weights[{k}]")
     if A.ndim != 2:
         raise ValueError(f"weights[{k}] has {A.ndim} dimension(s) (shape {A.shape}); expected 2-D")
     if 0 in A.shape:

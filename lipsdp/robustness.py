@@ -30,7 +30,7 @@ import lipsdp_solvers as solvers
 from .activations import ACTIVATIONS, Activation, _activations
 from .api import MULTIPLIERS, solve
 from .closed_form import CLOSED_FORM_METHODS, closed_form
-from .network import Network, as_network
+from .network import Network, as_network, real_array
 from .result import LipschitzResult, Result
 from .variants import VARIANTS
 from .variants.options import _check_n_jobs
@@ -176,12 +176,7 @@ def _check_biases(biases: object, net: Network) -> list[np.ndarray]:
                          "weight matrix")
     out = []
     for k, (b, n) in enumerate(zip(biases, rows, strict=True)):
-        a = np.asarray(b)
-        if a.dtype == object or not (np.issubdtype(a.dtype, np.number)
-                                     or np.issubdtype(a.dtype, np.bool_)):
-            raise TypeError(f"biases[{k}] has dtype {a.dtype}; expected a real numeric array")
-        if np.iscomplexobj(a):
-            raise TypeError(f"biases[{k}] is complex; expected a real array")
+        a = real_array(b, f"biases[{k}]")
         if a.shape != (n,):
             raise ValueError(f"biases[{k}] has shape {a.shape}; expected ({n},) to match "
                              f"weights[{k}] ({n} rows)")
@@ -211,12 +206,7 @@ def _check_activations(activation: object, net: Network) -> list[Activation]:
 
 
 def _check_inputs(x: object, n0: int) -> np.ndarray:
-    X = np.asarray(x)
-    if X.dtype == object or not (np.issubdtype(X.dtype, np.number)
-                                 or np.issubdtype(X.dtype, np.bool_)):
-        raise TypeError(f"x has dtype {X.dtype}; expected a real numeric array")
-    if np.iscomplexobj(X):
-        raise TypeError("x is complex; expected a real array")
+    X = real_array(x, "x")
     if X.ndim != 2 or X.shape[1] != n0:
         hint = " (for one point, pass x[None, :])" if X.ndim == 1 and X.shape == (n0,) else ""
         raise ValueError(f"x has shape {X.shape}; expected (batch, {n0}) to match the "
