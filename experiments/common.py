@@ -11,6 +11,7 @@ order of draws), so every figure the scripts print is reproduced bit for bit.
 from __future__ import annotations
 
 import argparse
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,3 +72,16 @@ def load_glipsdp_fnn(path: str | Path) -> list[np.ndarray]:
     keys = sorted((k for k in data if k.startswith("fc") and k.endswith("_weight")),
                   key=lambda k: int(k[2:].split("_")[0]))
     return [np.asarray(data[k]).T for k in keys]
+
+
+def save_figure(fig, path: str | Path, copy: str | Path | None = None, dpi: int = 100) -> None:
+    """Write a matplotlib figure to ``path`` (and a copy, e.g. under docs/), say so, close it."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=dpi)
+    print(f"wrote {path}")
+    if copy:
+        Path(copy).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+        print(f"wrote {copy}")
+    plt.close(fig)

@@ -35,7 +35,6 @@ Run:  python experiments/digits.py   (about a minute on 2 cores; needs ``pip ins
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,8 @@ from pathlib import Path
 import numpy as np
 
 import lipsdp
+
+from common import save_figure
 
 WIDTHS = (64, 32, 32, 10)
 RADII = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
@@ -294,13 +295,7 @@ def plot(models: list[Model], path: Path, copy: str | None) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    print(f"wrote {path}")
-    if copy:
-        Path(copy).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, copy)
-        print(f"wrote {copy}")
-    plt.close(fig)
+    save_figure(fig, path, copy, dpi=100)
 
 
 def bundle(m: Model, data, path: str) -> None:

@@ -30,7 +30,6 @@ import math
 import multiprocessing as mp
 import os
 import resource
-import shutil
 import time
 import traceback
 from pathlib import Path
@@ -38,7 +37,7 @@ from pathlib import Path
 import lipsdp
 import lipsdp_solvers as solvers
 
-from common import deep_widths, gaussian_network
+from common import deep_widths, gaussian_network, save_figure
 
 #: Faster backends first: the one that runs the 20 x 100 network is the first installed.
 FASTEST_FIRST = ("banded-ipm", "lowrank-ipm", "cvxpy:CVXOPT", "cvxpy:MOSEK", "scs", "clarabel")
@@ -406,13 +405,7 @@ def plot(rows: list[dict], path: Path, copy: str) -> None:
     fig.suptitle("LipSDP variants: tightness, time and memory against network size "
                  "(random ReLU nets, 2 cores)", fontsize=11)
     fig.tight_layout(rect=(0, 0, 0.84, 0.95))
-    fig.savefig(path, dpi=90)
-    print(f"wrote {path}")
-    if copy:
-        Path(copy).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, copy)
-        print(f"wrote {copy}")
-    plt.close(fig)
+    save_figure(fig, path, copy, dpi=90)
 
 
 if __name__ == "__main__":
